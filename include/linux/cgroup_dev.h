@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The dev cgroup controller: charging device memory to cgroups.
+ *
+ * A driver or framework registers a *device* with one or more *regions*
+ * (a CMA area, system RAM, a card's VRAM), then charges every buffer it
+ * hands out to a region. See Documentation/driver-api/cgroup-dev.rst.
+ *
+ * Implemented in Rust (kernel/cgroup/dev/src/core/); with CONFIG_CGROUP_DEV=n
+ * every call below is a stub that charges nothing and always succeeds.
+ */
+#ifndef _LINUX_CGROUP_DEV_H
+#define _LINUX_CGROUP_DEV_H
+
+#include <linux/err.h>
+#include <linux/types.h>
+
+struct cgroup_subsys_state;
+
+/* A registered device. Opaque. */
+struct dev_cgroup_device;
+/* One region of a registered device. Opaque; lives as long as its device. */
+struct dev_cgroup_region;
+/*
+ * What a charge is recorded against: one cgroup's share of one region, as
+ * seen by one consumer framework. Opaque and reference counted.
+ */
+struct dev_cgroup_pool;
+
+/* Which framework a charge comes from; feeds dev.stat. */
+enum dev_cgroup_consumer {
+	DEV_CGROUP_CONSUMER_DRM = 0,
+	DEV_CGROUP_CONSUMER_V4L2 = 1,
+	DEV_CGROUP_CONSUMER_DMA_HEAP = 2,
+	DEV_CGROUP_CONSUMER_OTHER = 3,
+	DEV_CGROUP_NR_CONSUMERS = 4,
+};
+
+/* One region of a device being registered. */
+struct dev_cgroup_region_desc {
+	/* [A-Za-z0-9_.-]+, unique within the device. Copied. */
+	const char *name;
+	/* Size in bytes, shown in dev.capacity. */
+	u64 capacity;
+};
+
+#ifdef CONFIG_CGROUP_DEV
+
+struct dev_cgroup_device *
+dev_cgroup_register_device(const char *name,
+			   const struct dev_cgroup_region_desc *regions,
+			   unsigned int nr_regions);
+struct dev_cgroup_region *
+dev_cgroup_device_region(struct dev_cgroup_device *dev, unsigned int index);
+void dev_cgroup_unregister_device(struct dev_cgroup_device *dev);
+void dev_cgroup_device_get(struct dev_cgroup_device *dev);
+void dev_cgroup_device_put(struct dev_cgroup_device *dev);
+
+int dev_cgroup_try_charge(struct dev_cgroup_region *region, u64 size,
+			  enum dev_cgroup_consumer consumer,
+			  struct dev_cgroup_pool **ret_pool,
+			  struct dev_cgroup_pool **ret_limit_pool);
+int dev_cgroup_try_charge_css(struct cgroup_subsys_state *css,
+			      struct dev_cgroup_region *region, u64 size,
+			      enum dev_cgroup_consumer consumer,
+			      struct dev_cgroup_pool **ret_pool,
+			      struct dev_cgroup_pool **ret_limit_pool);
+void dev_cgroup_uncharge(struct dev_cgroup_pool *pool, u64 size);
+bool dev_cgroup_evict_valuable(struct dev_cgroup_pool *limit_pool,
+			       struct dev_cgroup_pool *test_pool,
+			       bool ignore_low, bool *ret_hit_low);
+void dev_cgroup_pool_put(struct dev_cgroup_pool *pool);
+
+#else /* !CONFIG_CGROUP_DEV */
+
+static inline struct dev_cgroup_device *
+dev_cgroup_register_device(const char *name,
+			   const struct dev_cgroup_region_desc *regions,
+			   unsigned int nr_regions)
+{
+	return NULL;
+}
+
+static inline struct dev_cgroup_region *
+dev_cgroup_device_region(struct dev_cgroup_device *dev, unsigned int index)
+{
+	return NULL;
+}
+
+static inline void dev_cgroup_unregister_device(struct dev_cgroup_device *dev) {}
+static inline void dev_cgroup_device_get(struct dev_cgroup_device *dev) {}
+static inline void dev_cgroup_device_put(struct dev_cgroup_device *dev) {}
+
+static inline int dev_cgroup_try_charge(struct dev_cgroup_region *region, u64 size,
+					enum dev_cgroup_consumer consumer,
+					struct dev_cgroup_pool **ret_pool,
+					struct dev_cgroup_pool **ret_limit_pool)
+{
+	*ret_pool = NULL;
+	if (ret_limit_pool)
+		*ret_limit_pool = NULL;
+	return 0;
+}
+
+static inline int dev_cgroup_try_charge_css(struct cgroup_subsys_state *css,
+					    struct dev_cgroup_region *region, u64 size,
+					    enum dev_cgroup_consumer consumer,
+					    struct dev_cgroup_pool **ret_pool,
+					    struct dev_cgroup_pool **ret_limit_pool)
+{
+	return dev_cgroup_try_charge(region, size, consumer, ret_pool, ret_limit_pool);
+}
+
+static inline void dev_cgroup_uncharge(struct dev_cgroup_pool *pool, u64 size) {}
+
+static inline bool dev_cgroup_evict_valuable(struct dev_cgroup_pool *limit_pool,
+					     struct dev_cgroup_pool *test_pool,
+					     bool ignore_low, bool *ret_hit_low)
+{
+	return true;
+}
+
+static inline void dev_cgroup_pool_put(struct dev_cgroup_pool *pool) {}
+
+#endif /* CONFIG_CGROUP_DEV */
+
+#endif /* _LINUX_CGROUP_DEV_H */

@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * C glue of the dev controller: the cgroup_subsys and cftype tables (cgroup
+ * core writes into both, and they use bitfields Rust cannot express), thin
+ * trampolines into the Rust core, and the css/RCU helpers that are inline or
+ * macros in C. No policy lives here; see devcg.rs.
+ */
+
+#include <linux/cgroup.h>
+#include <linux/cgroup_dev.h>
+#include <linux/export.h>
+#include <linux/rcupdate.h>
+#include <linux/sched.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+
+#include "glue.h"
+
+struct dev_cgroup {
+	struct cgroup_subsys_state css;
+	/* Notified when dev.events / dev.events.local change. */
+	struct cgroup_file events_file;
+	struct cgroup_file events_local_file;
+	/* Rust-owned per-cgroup state (pool table); see devcg_state_alloc(). */
+	void *state;
+};
+
+/* Set once, when cgroup_init() allocates the root css; never freed. */
+static struct cgroup_subsys_state *devcg_root_css;
+
+static struct dev_cgroup *css_devcg(struct cgroup_subsys_state *css)
+{
+	return container_of(css, struct dev_cgroup, css);
+}
+
+static struct cgroup_subsys_state *
+devcg_css_alloc(struct cgroup_subsys_state *parent_css)
+{
+	struct dev_cgroup *dcg = kzalloc(sizeof(*dcg), GFP_KERNEL);
+
+	if (!dcg)
+		return ERR_PTR(-ENOMEM);
+	dcg->state = devcg_state_alloc(&dcg->css, !parent_css);
+	if (!dcg->state) {
+		kfree(dcg);
+		return ERR_PTR(-ENOMEM);
+	}
+	if (!parent_css)
+		devcg_root_css = &dcg->css;
+	return &dcg->css;
+}
+
+static void devcg_css_offline(struct cgroup_subsys_state *css)
+{
+	devcg_state_offline(css_devcg(css)->state);
+}
+
+static void devcg_css_free(struct cgroup_subsys_state *css)
+{
+	struct dev_cgroup *dcg = css_devcg(css);
+
+	devcg_state_free(dcg->state);
+	kfree(dcg);
+}
+
+static int devcg_seq_show(struct seq_file *sf, void *v)
+{
+	return devcg_file_show(seq_css(sf), sf, (unsigned long)seq_cft(sf)->private);
+}
+
+static ssize_t devcg_seq_write_file(struct kernfs_open_file *of, char *buf,
+				    size_t nbytes, loff_t off)
+{
+	int ret = devcg_file_write(of_css(of), (unsigned long)of_cft(of)->private,
+				   buf, nbytes);
+
+	return ret ? ret : nbytes;
+}
+
+#define DEVCG_RO(_name, _file, _flags) {			\
+	.name = _name,						\
+	.flags = _flags,					\
+	.seq_show = devcg_seq_show,				\
+	.private = _file,					\
+}
+#define DEVCG_RW(_name, _file) {				\
+	.name = _name,						\
+	.flags = CFTYPE_NOT_ON_ROOT,				\
+	.seq_show = devcg_seq_show,				\
+	.write = devcg_seq_write_file,				\
+	.private = _file,					\
+}
+
+static struct cftype devcg_files[] = {
+	DEVCG_RO("capacity", DEVCG_FILE_CAPACITY, CFTYPE_ONLY_ON_ROOT),
+	DEVCG_RO("current", DEVCG_FILE_CURRENT, 0),
+	DEVCG_RW("max", DEVCG_FILE_MAX),
+	DEVCG_RW("min", DEVCG_FILE_MIN),
+	DEVCG_RW("low", DEVCG_FILE_LOW),
+	DEVCG_RW("peak", DEVCG_FILE_PEAK),
+	{
+		.name = "events",
+		.flags = CFTYPE_NOT_ON_ROOT,
+		.seq_show = devcg_seq_show,
+		.private = DEVCG_FILE_EVENTS,
+		.file_offset = offsetof(struct dev_cgroup, events_file),
+	},
+	{
+		.name = "events.local",
+		.flags = CFTYPE_NOT_ON_ROOT,
+		.seq_show = devcg_seq_show,
+		.private = DEVCG_FILE_EVENTS_LOCAL,
+		.file_offset = offsetof(struct dev_cgroup, events_local_file),
+	},
+	DEVCG_RO("stat", DEVCG_FILE_STAT, CFTYPE_NOT_ON_ROOT),
+	{ }	/* terminate */
+};
+
+struct cgroup_subsys dev_cgrp_subsys = {
+	.css_alloc = devcg_css_alloc,
+	.css_offline = devcg_css_offline,
+	.css_free = devcg_css_free,
+	/* cgroup v2 only: no legacy_cftypes. */
+	.dfl_cftypes = devcg_files,
+};
+
+/* Helpers the Rust core calls: C inlines and macros it cannot reach. */
+
+struct cgroup_subsys_state *devcg_current_css(void)
+{
+	return task_get_css(current, dev_cgrp_id);
+}
+
+void *devcg_css_state(struct cgroup_subsys_state *css)
+{
+	return css_devcg(css)->state;
+}
+
+struct cgroup_subsys_state *devcg_css_parent(struct cgroup_subsys_state *css)
+{
+	return css->parent;
+}
+
+void devcg_css_get(struct cgroup_subsys_state *css)
+{
+	css_get(css);
+}
+
+void devcg_css_put(struct cgroup_subsys_state *css)
+{
+	css_put(css);
+}
+
+bool devcg_css_is_online(struct cgroup_subsys_state *css)
+{
+	return css->flags & CSS_ONLINE;
+}
+
+bool devcg_css_is_descendant(struct cgroup_subsys_state *css,
+			     struct cgroup_subsys_state *ancestor)
+{
+	return cgroup_is_descendant(css->cgroup, ancestor->cgroup);
+}
+
+void devcg_notify_events(struct cgroup_subsys_state *css, bool local)
+{
+	struct dev_cgroup *dcg = css_devcg(css);
+
+	cgroup_file_notify(local ? &dcg->events_local_file : &dcg->events_file);
+}
+
+void devcg_for_each_css(devcg_css_fn fn, void *data)
+{
+	struct cgroup_subsys_state *pos;
+
+	rcu_read_lock();
+	css_for_each_descendant_pre(pos, devcg_root_css)
+		fn(pos, data);
+	rcu_read_unlock();
+}
+
+void devcg_for_each_child(struct cgroup_subsys_state *parent, devcg_css_fn fn,
+			  void *data)
+{
+	struct cgroup_subsys_state *pos;
+
+	rcu_read_lock();
+	css_for_each_child(pos, parent)
+		fn(pos, data);
+	rcu_read_unlock();
+}
+
+int devcg_seq_write(struct seq_file *sf, const char *buf, size_t len)
+{
+	return seq_write(sf, buf, len);
+}
+
+/* Modules (GEM DMA helper, videobuf2, test code) reach the Rust API here. */
+EXPORT_SYMBOL_GPL(dev_cgroup_register_device);
+EXPORT_SYMBOL_GPL(dev_cgroup_device_region);
+EXPORT_SYMBOL_GPL(dev_cgroup_unregister_device);
+EXPORT_SYMBOL_GPL(dev_cgroup_device_get);
+EXPORT_SYMBOL_GPL(dev_cgroup_device_put);
+EXPORT_SYMBOL_GPL(dev_cgroup_try_charge);
+EXPORT_SYMBOL_GPL(dev_cgroup_try_charge_css);
+EXPORT_SYMBOL_GPL(dev_cgroup_uncharge);
+EXPORT_SYMBOL_GPL(dev_cgroup_evict_valuable);
+EXPORT_SYMBOL_GPL(dev_cgroup_pool_put);

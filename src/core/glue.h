@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The seam between the C glue (glue.c) and the Rust core (devcg.rs).
+ *
+ * Everything the cgroup core needs as C (the cgroup_subsys, the cftype table,
+ * inline css helpers, RCU-walking iterators) is in glue.c; everything with
+ * policy is in Rust. This header is also fed to bindgen (patches/0002), so a
+ * prototype that drifts from its Rust definition fails the build.
+ */
+#ifndef _DEVCG_GLUE_H
+#define _DEVCG_GLUE_H
+
+#include <linux/types.h>
+
+struct cgroup_subsys_state;
+struct seq_file;
+
+/* Interface files; the cftype's private value. */
+enum devcg_file {
+	DEVCG_FILE_CAPACITY = 0,
+	DEVCG_FILE_CURRENT = 1,
+	DEVCG_FILE_MAX = 2,
+	DEVCG_FILE_MIN = 3,
+	DEVCG_FILE_LOW = 4,
+	DEVCG_FILE_PEAK = 5,
+	DEVCG_FILE_EVENTS = 6,
+	DEVCG_FILE_EVENTS_LOCAL = 7,
+	DEVCG_FILE_STAT = 8,
+};
+
+/* Implemented in Rust, called by glue.c. */
+void *devcg_state_alloc(struct cgroup_subsys_state *css, bool is_root);
+void devcg_state_offline(void *state);
+void devcg_state_free(void *state);
+int devcg_file_show(struct cgroup_subsys_state *css, struct seq_file *sf,
+		    unsigned int file);
+int devcg_file_write(struct cgroup_subsys_state *css, unsigned int file,
+		     const char *buf, size_t len);
+
+/* Implemented in glue.c, called by Rust. */
+typedef void (*devcg_css_fn)(struct cgroup_subsys_state *css, void *data);
+
+struct cgroup_subsys_state *devcg_current_css(void);
+void *devcg_css_state(struct cgroup_subsys_state *css);
+struct cgroup_subsys_state *devcg_css_parent(struct cgroup_subsys_state *css);
+void devcg_css_get(struct cgroup_subsys_state *css);
+void devcg_css_put(struct cgroup_subsys_state *css);
+bool devcg_css_is_online(struct cgroup_subsys_state *css);
+bool devcg_css_is_descendant(struct cgroup_subsys_state *css,
+			     struct cgroup_subsys_state *ancestor);
+void devcg_notify_events(struct cgroup_subsys_state *css, bool local);
+void devcg_for_each_css(devcg_css_fn fn, void *data);
+void devcg_for_each_child(struct cgroup_subsys_state *parent, devcg_css_fn fn,
+			  void *data);
+int devcg_seq_write(struct seq_file *sf, const char *buf, size_t len);
+
+#endif /* _DEVCG_GLUE_H */
