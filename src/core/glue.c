@@ -151,15 +151,15 @@ void devcg_css_put(struct cgroup_subsys_state *css)
 	css_put(css);
 }
 
-bool devcg_css_is_online(struct cgroup_subsys_state *css)
+bool devcg_css_tryget(struct cgroup_subsys_state *css)
 {
-	return css->flags & CSS_ONLINE;
+	return css_tryget(css);
 }
 
-bool devcg_css_is_descendant(struct cgroup_subsys_state *css,
-			     struct cgroup_subsys_state *ancestor)
+/* A driver uncharged more than it charged: a bug worth a backtrace. */
+void devcg_warn_underflow(u64 size)
 {
-	return cgroup_is_descendant(css->cgroup, ancestor->cgroup);
+	WARN_ONCE(1, "dev cgroup: uncharge of %llu bytes exceeds a pool's usage\n", size);
 }
 
 void devcg_notify_events(struct cgroup_subsys_state *css, bool local)

@@ -45,9 +45,8 @@ void *devcg_css_state(struct cgroup_subsys_state *css);
 struct cgroup_subsys_state *devcg_css_parent(struct cgroup_subsys_state *css);
 void devcg_css_get(struct cgroup_subsys_state *css);
 void devcg_css_put(struct cgroup_subsys_state *css);
-bool devcg_css_is_online(struct cgroup_subsys_state *css);
-bool devcg_css_is_descendant(struct cgroup_subsys_state *css,
-			     struct cgroup_subsys_state *ancestor);
+bool devcg_css_tryget(struct cgroup_subsys_state *css);
+void devcg_warn_underflow(u64 size);
 void devcg_notify_events(struct cgroup_subsys_state *css, bool local);
 void devcg_for_each_css(devcg_css_fn fn, void *data);
 void devcg_for_each_child(struct cgroup_subsys_state *parent, devcg_css_fn fn,

@@ -59,9 +59,31 @@ pub fn effective_share(usage: u64, setting: u64, parent_effective: u64, siblings
     }
     // Over-committed: split the parent's protection in proportion to claims.
     // siblings_claim > parent_effective >= 0, so the divisor is non-zero, and
-    // own <= siblings_claim keeps the quotient within u64.
-    let share = u128::from(own) * u128::from(parent_effective) / u128::from(siblings_claim);
-    u64::try_from(share).unwrap_or(u64::MAX)
+    // own <= siblings_claim keeps the quotient below parent_effective.
+    mul_div(own, parent_effective, siblings_claim)
+}
+
+/// `a * b / c` rounded down, exactly, for a quotient that fits in 64 bits.
+///
+/// The kernel has no 128-bit division helper (`__udivti3`), so the 128-bit
+/// product is divided by shift-and-subtract. Only eviction decisions use it.
+fn mul_div(a: u64, b: u64, c: u64) -> u64 {
+    if c == 0 {
+        return u64::MAX;
+    }
+    let product = u128::from(a) * u128::from(b);
+    let divisor = u128::from(c);
+    let mut remainder: u128 = 0;
+    let mut quotient: u64 = 0;
+    for bit in (0..128u32).rev() {
+        remainder = (remainder << 1) | ((product >> bit) & 1);
+        if remainder >= divisor {
+            remainder -= divisor;
+            // A quotient bit at 64 or above means the result overflows.
+            quotient |= 1u64.checked_shl(bit).unwrap_or(u64::MAX);
+        }
+    }
+    quotient
 }
 
 /// Effective protection at the end of `path`, the levels from a child of the
@@ -110,6 +132,22 @@ mod tests {
         assert_eq!(effective_share(100, 40, 1000, 90), 40);
         assert_eq!(effective_share(30, 40, 1000, 90), 30);
         assert_eq!(effective_share(100, u64::MAX, u64::MAX, u64::MAX), 100);
+    }
+
+    #[test]
+    fn mul_div_is_exact() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let c = (x >> 1) | 1;
+            let (a, b) = (x % c, (x.rotate_left(17)) % c);
+            let want = (u128::from(a) * u128::from(b) / u128::from(c)) as u64;
+            assert_eq!(mul_div(a, b, c), want, "{a} * {b} / {c}");
+        }
+        assert_eq!(mul_div(u64::MAX - 1, u64::MAX - 1, u64::MAX), u64::MAX - 2);
+        assert_eq!(mul_div(5, 7, 0), u64::MAX);
     }
 
     #[test]

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Build the guest's base initramfs: busybox-static, /init and the project's
+# end-to-end test programs (static binaries) under /usr/bin.
+. "$(dirname "$0")/lib.sh"
+
+build_e2e() {
+	cd "$REPO/tests/e2e"
+	RUSTFLAGS="-C target-feature=+crt-static" cargo build --release \
+		--target x86_64-unknown-linux-gnu --target-dir "$GUEST/target"
+}
+phase "build guest test programs" "$LOGS/e2e-build.log" build_e2e
+
+root=$GUEST/root
+rm -rf "$root" && mkdir -p "$root/bin" "$root/usr/bin" "$root/sys/fs/cgroup"
+cp /bin/busybox "$root/bin/busybox"
+install -m 755 "$REPO/tests/e2e/guest/init" "$root/init"
+for bin in "$GUEST"/target/x86_64-unknown-linux-gnu/release/devcg-*; do
+	[ -x "$bin" ] && [ -f "$bin" ] && install -m 755 "$bin" "$root/usr/bin/"
+done
+(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -1) > "$GUEST/base.cpio.gz.tmp"
+mv "$GUEST/base.cpio.gz.tmp" "$GUEST/base.cpio.gz"

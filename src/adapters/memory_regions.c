@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Boot-time regions of shared DMA memory: every CMA area as "cma region.<area>"
+ * and page-allocator memory as "system region.ram". Adapters charge buffers to
+ * these regions according to where the memory actually came from.
+ *
+ * CMA areas are all created before initcalls run (from the command line,
+ * reserved-memory nodes or platform code), so one registration at
+ * subsys_initcall, after cma_init_reserved_areas() (core_initcall), sees them
+ * all. Area names are used as region names, with every character outside
+ * [A-Za-z0-9_.-] replaced by '_' (a reserved-memory node "linux,cma" becomes
+ * region "linux_cma").
+ */
+
+#include <linux/cgroup_dev.h>
+#include <linux/cma.h>
+#include <linux/ctype.h>
+#include <linux/init.h>
+#include <linux/mm.h>
+#include <linux/printk.h>
+#include <linux/string.h>
+
+#define DEVCG_REGION_NAME_MAX 64
+
+static struct dev_cgroup_device *devcg_system_device;
+
+#ifdef CONFIG_CMA
+static struct dev_cgroup_device *devcg_cma_device;
+
+struct cma_regions {
+	struct dev_cgroup_region_desc descs[MAX_CMA_AREAS];
+	char names[MAX_CMA_AREAS][DEVCG_REGION_NAME_MAX];
+	unsigned int count;
+};
+
+static struct cma_regions cma_regions __initdata;
+
+static int __init add_cma_area(struct cma *cma, void *data)
+{
+	struct cma_regions *r = data;
+	char *name;
+	int i;
+
+	if (r->count >= MAX_CMA_AREAS)
+		return 0;
+	name = r->names[r->count];
+	strscpy(name, cma_get_name(cma), DEVCG_REGION_NAME_MAX);
+	for (i = 0; name[i]; i++)
+		if (!isalnum(name[i]) && name[i] != '_' && name[i] != '.' && name[i] != '-')
+			name[i] = '_';
+	r->descs[r->count].name = name;
+	r->descs[r->count].capacity = (u64)cma_get_size(cma);
+	r->count++;
+	return 0;
+}
+
+static void __init devcg_register_cma_areas(void)
+{
+	cma_for_each_area(add_cma_area, &cma_regions);
+	if (!cma_regions.count)
+		return;
+	devcg_cma_device = dev_cgroup_register_device("cma", cma_regions.descs,
+						      cma_regions.count);
+	if (IS_ERR(devcg_cma_device)) {
+		pr_warn("dev cgroup: CMA areas not registered: %pe\n", devcg_cma_device);
+		devcg_cma_device = NULL;
+	}
+}
+#else
+static void __init devcg_register_cma_areas(void) {}
+#endif
+
+static int __init devcg_register_memory_regions(void)
+{
+	struct dev_cgroup_region_desc ram = {
+		.name = "ram",
+		.capacity = (u64)totalram_pages() << PAGE_SHIFT,
+	};
+
+	devcg_register_cma_areas();
+	devcg_system_device = dev_cgroup_register_device("system", &ram, 1);
+	if (IS_ERR(devcg_system_device)) {
+		pr_warn("dev cgroup: system RAM not registered: %pe\n", devcg_system_device);
+		devcg_system_device = NULL;
+	}
+	return 0;
+}
+subsys_initcall(devcg_register_memory_regions);

@@ -1,0 +1,309 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The kernel API of `include/linux/cgroup_dev.h`, for drivers and adapters.
+//!
+//! These are the only functions C code outside the controller calls. Each
+//! converts raw handles to owned Rust values at the edge and calls safe code.
+//! Their C prototypes are checked against these definitions at compile time.
+
+use kernel::ffi::{c_char, c_int, c_uint};
+use core::ptr::{self, NonNull};
+use kernel::bindings;
+use kernel::prelude::*;
+use kernel::str::CStr;
+use kernel::sync::{Arc, ArcBorrow};
+
+use crate::css::OwnedCss;
+use crate::pool::{self, ChargeError, Pool};
+use crate::registry::{self, Device, Region, RegionDesc};
+
+type DeviceHandle = *mut bindings::dev_cgroup_device;
+type RegionHandle = *mut bindings::dev_cgroup_region;
+type PoolHandle = *mut bindings::dev_cgroup_pool;
+
+// Catch any drift between the C prototypes (via bindgen) and the Rust definitions.
+macro_rules! same_signature {
+    ($name:ident: $ty:ty) => {
+        const _: $ty = bindings::$name;
+        const _: $ty = $name;
+    };
+}
+same_signature!(dev_cgroup_register_device: unsafe extern "C" fn(*const c_char, *const bindings::dev_cgroup_region_desc, c_uint) -> DeviceHandle);
+same_signature!(dev_cgroup_device_region: unsafe extern "C" fn(DeviceHandle, c_uint) -> RegionHandle);
+same_signature!(dev_cgroup_unregister_device: unsafe extern "C" fn(DeviceHandle));
+same_signature!(dev_cgroup_device_get: unsafe extern "C" fn(DeviceHandle));
+same_signature!(dev_cgroup_device_put: unsafe extern "C" fn(DeviceHandle));
+same_signature!(dev_cgroup_try_charge: unsafe extern "C" fn(RegionHandle, u64, bindings::dev_cgroup_consumer, *mut PoolHandle, *mut PoolHandle) -> c_int);
+same_signature!(dev_cgroup_try_charge_css: unsafe extern "C" fn(*mut bindings::cgroup_subsys_state, RegionHandle, u64, bindings::dev_cgroup_consumer, *mut PoolHandle, *mut PoolHandle) -> c_int);
+same_signature!(dev_cgroup_uncharge: unsafe extern "C" fn(PoolHandle, u64));
+same_signature!(dev_cgroup_evict_valuable: unsafe extern "C" fn(PoolHandle, PoolHandle, bool, *mut bool) -> bool);
+same_signature!(dev_cgroup_pool_put: unsafe extern "C" fn(PoolHandle));
+
+/// Most regions a device may register in one call.
+const MAX_REGIONS: usize = 64;
+
+/// Registers a device and its regions.
+///
+/// # Safety
+///
+/// `name` must be a NUL-terminated string and `regions` must point to
+/// `nr_regions` descriptors whose names are NUL-terminated strings.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn dev_cgroup_register_device(
+    name: *const c_char,
+    regions: *const bindings::dev_cgroup_region_desc,
+    nr_regions: c_uint,
+) -> DeviceHandle {
+    let nr = nr_regions as usize;
+    if name.is_null() || regions.is_null() || nr == 0 || nr > MAX_REGIONS {
+        return err_ptr(EINVAL);
+    }
+    // SAFETY: the caller passes a NUL-terminated `name`.
+    let Ok(name) = unsafe { CStr::from_char_ptr(name) }.to_str() else {
+        return err_ptr(EINVAL);
+    };
+    let mut descs = KVec::new();
+    for i in 0..nr {
+        // SAFETY: the caller passes `nr_regions` descriptors.
+        let desc = unsafe { &*regions.add(i) };
+        if desc.name.is_null() {
+            return err_ptr(EINVAL);
+        }
+        // SAFETY: the caller passes NUL-terminated region names.
+        let Ok(region_name) = unsafe { CStr::from_char_ptr(desc.name) }.to_str() else {
+            return err_ptr(EINVAL);
+        };
+        if descs.push(RegionDesc { name: region_name, capacity: desc.capacity }, GFP_KERNEL).is_err() {
+            return err_ptr(ENOMEM);
+        }
+    }
+    match registry::get().and_then(|r| r.register(name, &descs)) {
+        Ok(device) => Arc::into_raw(device).cast_mut().cast(),
+        Err(e) => err_ptr(e),
+    }
+}
+
+fn err_ptr<T>(e: Error) -> *mut T {
+    // The kernel's ERR_PTR: a negative errno cast to a pointer.
+    e.to_errno() as isize as *mut T
+}
+
+/// Borrows the device behind a handle.
+///
+/// # Safety
+///
+/// `dev` must be a handle from `dev_cgroup_register_device` on which the
+/// caller holds a reference.
+unsafe fn device<'a>(dev: DeviceHandle) -> ArcBorrow<'a, Device> {
+    // SAFETY: handles are `Arc::into_raw` pointers, referenced by the caller.
+    unsafe { ArcBorrow::from_raw(dev.cast_const().cast::<Device>()) }
+}
+
+/// The `index`-th region of a device, valid while the caller holds the device.
+///
+/// # Safety
+///
+/// `dev` must be a referenced device handle.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn dev_cgroup_device_region(dev: DeviceHandle, index: c_uint) -> RegionHandle {
+    if dev.is_null() {
+        return ptr::null_mut();
+    }
+    // SAFETY: forwarded from the caller.
+    let device = unsafe { device(dev) };
+    match device.regions().get(index as usize) {
+        Some(region) => ptr::from_ref::<Region>(region).cast_mut().cast(),
+        None => ptr::null_mut(),
+    }
+}
+
+/// Unregisters a device and drops the reference registration returned.
+///
+/// # Safety
+///
+/// `dev` must be a referenced device handle, unregistered only once.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn dev_cgroup_unregister_device(dev: DeviceHandle) {
+    if dev.is_null() {
+        return;
+    }
+    // SAFETY: the caller gives us the reference registration returned.
+    let device = unsafe { Arc::from_raw(dev.cast_const().cast::<Device>()) };
+    if let Ok(registry) = registry::get() {
+        registry.unregister(&device);
+    }
+}
+
+/// Takes another reference on a device handle.
+///
+/// # Safety
+///
+/// `dev` must be a referenced device handle.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn dev_cgroup_device_get(dev: DeviceHandle) {
+    if !dev.is_null() {
+        // SAFETY: forwarded from the caller.
+        let extra: Arc<Device> = unsafe { device(dev) }.into();
+        let _ = Arc::into_raw(extra);
+    }
+}
+
+/// Drops a reference taken with `dev_cgroup_device_get`.
+///
+/// # Safety
+///
+/// `dev` must be a device handle on which the caller holds that reference.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn dev_cgroup_device_put(dev: DeviceHandle) {
+    if !dev.is_null() {
+        // SAFETY: the caller gives its reference back.
+        drop(unsafe { Arc::from_raw(dev.cast_const().cast::<Device>()) });
+    }
+}
+
+/// Charges the current task's cgroup.
+///
+/// # Safety
+///
+/// `region` must belong to a device the caller holds; `ret_pool` must be
+/// valid for a write; `ret_limit_pool` must be NULL or valid for a write.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn dev_cgroup_try_charge(
+    region: RegionHandle,
+    size: u64,
+    consumer: bindings::dev_cgroup_consumer,
+    ret_pool: *mut PoolHandle,
+    ret_limit_pool: *mut PoolHandle,
+) -> c_int {
+    let Some(css) = OwnedCss::current() else {
+        return ENODEV.to_errno();
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe { charge(&css, region, size, consumer, ret_pool, ret_limit_pool) }
+}
+
+/// Charges an explicit cgroup (tests, charge transfer).
+///
+/// # Safety
+///
+/// As `dev_cgroup_try_charge`, and `css` must be a css of the dev controller
+/// on which the caller holds a reference.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn dev_cgroup_try_charge_css(
+    css: *mut bindings::cgroup_subsys_state,
+    region: RegionHandle,
+    size: u64,
+    consumer: bindings::dev_cgroup_consumer,
+    ret_pool: *mut PoolHandle,
+    ret_limit_pool: *mut PoolHandle,
+) -> c_int {
+    let Some(css) = NonNull::new(css) else {
+        return EINVAL.to_errno();
+    };
+    // SAFETY: the caller holds a reference on `css`.
+    let css = unsafe { OwnedCss::from_borrowed(css) };
+    // SAFETY: forwarded from the caller.
+    unsafe { charge(&css, region, size, consumer, ret_pool, ret_limit_pool) }
+}
+
+/// # Safety
+///
+/// As `dev_cgroup_try_charge`.
+unsafe fn charge(
+    css: &OwnedCss,
+    region: RegionHandle,
+    size: u64,
+    consumer: bindings::dev_cgroup_consumer,
+    ret_pool: *mut PoolHandle,
+    ret_limit_pool: *mut PoolHandle,
+) -> c_int {
+    if !ret_limit_pool.is_null() {
+        // SAFETY: the caller passes NULL or a writable pointer.
+        unsafe { *ret_limit_pool = ptr::null_mut() };
+    }
+    if region.is_null() || ret_pool.is_null() {
+        return EINVAL.to_errno();
+    }
+    // SAFETY: `ret_pool` is writable (caller).
+    unsafe { *ret_pool = ptr::null_mut() };
+    // SAFETY: region handles point to the data of an `Arc<Region>` kept alive
+    // by the device, which the caller holds.
+    let region: Arc<Region> = unsafe { ArcBorrow::from_raw(region.cast_const().cast::<Region>()) }.into();
+    let consumer = consumer as usize;
+    match pool::try_charge(css, &region, size, consumer) {
+        Ok(pool) => {
+            // SAFETY: `ret_pool` is writable (caller).
+            unsafe { *ret_pool = Pool::into_handle(pool, consumer) };
+            0
+        }
+        Err(ChargeError::Limit(hit)) => {
+            if !ret_limit_pool.is_null() {
+                // SAFETY: `ret_limit_pool` is writable (caller).
+                unsafe { *ret_limit_pool = Pool::into_handle(hit.pool, consumer) };
+            }
+            EAGAIN.to_errno()
+        }
+        Err(ChargeError::Errno(e)) => e.to_errno(),
+    }
+}
+
+/// Uncharges what a successful charge returned and releases its pool.
+///
+/// # Safety
+///
+/// `pool` must be a handle returned by a successful charge, uncharged once.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn dev_cgroup_uncharge(pool: PoolHandle, size: u64) {
+    if pool.is_null() {
+        return;
+    }
+    // SAFETY: the caller gives back the charge's reference.
+    let (pool, consumer) = unsafe { Pool::from_handle(pool) };
+    if !pool::uncharge(&pool, size, consumer) {
+        // SAFETY: no preconditions.
+        unsafe { bindings::devcg_warn_underflow(size) };
+    }
+}
+
+/// Whether a buffer charged to `test_pool` may be evicted to make room under
+/// `limit_pool` (NULL: the whole region).
+///
+/// # Safety
+///
+/// Both handles must be NULL or referenced pool handles; `ret_hit_low` must be
+/// NULL or valid for a write.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn dev_cgroup_evict_valuable(
+    limit_pool: PoolHandle,
+    test_pool: PoolHandle,
+    ignore_low: bool,
+    ret_hit_low: *mut bool,
+) -> bool {
+    if test_pool.is_null() {
+        // An uncharged buffer is not protected by anyone.
+        return true;
+    }
+    // SAFETY: referenced handles (caller).
+    let test = unsafe { Pool::clone_from_handle(test_pool) };
+    // SAFETY: referenced handles (caller).
+    let limit = (!limit_pool.is_null()).then(|| unsafe { Pool::clone_from_handle(limit_pool) });
+    let (evict, hit_low) = pool::evict_valuable(limit.as_deref(), &test, ignore_low);
+    if hit_low && !ret_hit_low.is_null() {
+        // SAFETY: writable (caller).
+        unsafe { *ret_hit_low = true };
+    }
+    evict
+}
+
+/// Drops a pool reference (the limiting pool of a failed charge).
+///
+/// # Safety
+///
+/// `pool` must be NULL or a pool handle whose reference the caller owns.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn dev_cgroup_pool_put(pool: PoolHandle) {
+    if !pool.is_null() {
+        // SAFETY: the caller gives its reference back.
+        drop(unsafe { Pool::from_handle(pool) });
+    }
+}

@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Reference-counted handles on the controller's css (cgroup subsystem state).
+//!
+//! All `unsafe` that touches cgroup core is here and in `glue.c`; the rest of
+//! the crate sees an [`OwnedCss`], which holds a reference and releases it
+//! when dropped.
+
+use core::ffi::c_void;
+use core::ptr::NonNull;
+use kernel::bindings;
+
+use crate::pool::CgroupState;
+
+/// A counted reference on a css of the `dev` controller.
+///
+/// # Invariants
+///
+/// `self.0` points to a css of `dev_cgrp_subsys` on which this value owns one
+/// reference, so the css (and the [`CgroupState`] glue.c attached to it at
+/// `css_alloc`) stays valid while this value exists.
+pub(crate) struct OwnedCss(NonNull<bindings::cgroup_subsys_state>);
+
+// SAFETY: A css reference may be taken, used and released on any CPU; the
+// css's state is shared through atomics and locks only.
+unsafe impl Send for OwnedCss {}
+// SAFETY: As above; `&OwnedCss` only allows thread-safe operations.
+unsafe impl Sync for OwnedCss {}
+
+impl OwnedCss {
+    /// The css of the current task's cgroup.
+    pub(crate) fn current() -> Option<Self> {
+        // SAFETY: `devcg_current_css` has no preconditions; it returns a
+        // referenced css (the root's at least) or NULL if dev is not set up.
+        let css = unsafe { bindings::devcg_current_css() };
+        // INVARIANT: the reference taken by `task_get_css` is now ours.
+        NonNull::new(css).map(OwnedCss)
+    }
+
+    /// Takes a new reference on `css`.
+    ///
+    /// # Safety
+    ///
+    /// `css` must point to a css of the dev controller on which the caller
+    /// holds a reference for the duration of this call.
+    pub(crate) unsafe fn from_borrowed(css: NonNull<bindings::cgroup_subsys_state>) -> Self {
+        // SAFETY: `css` is live (caller's reference); getting another is allowed.
+        unsafe { bindings::devcg_css_get(css.as_ptr()) };
+        // INVARIANT: we took the reference above.
+        OwnedCss(css)
+    }
+
+    /// The raw pointer, for comparisons and for C callers.
+    pub(crate) fn as_ptr(&self) -> *mut bindings::cgroup_subsys_state {
+        self.0.as_ptr()
+    }
+
+    /// The parent cgroup's css, `None` for the root.
+    pub(crate) fn parent(&self) -> Option<Self> {
+        // SAFETY: `self.0` is live (type invariant).
+        let parent = NonNull::new(unsafe { bindings::devcg_css_parent(self.as_ptr()) })?;
+        // SAFETY: a css pins its parent, and we hold a reference on the child.
+        Some(unsafe { Self::from_borrowed(parent) })
+    }
+
+    /// The controller's per-cgroup state.
+    pub(crate) fn state(&self) -> &CgroupState {
+        // SAFETY: `self.0` is live (type invariant).
+        let state = unsafe { bindings::devcg_css_state(self.as_ptr()) };
+        // SAFETY: glue.c stores the pointer `devcg_state_alloc` returned, a
+        // pinned `CgroupState` freed only at `css_free`, which cannot run while
+        // we hold a reference; the returned borrow cannot outlive `self`.
+        unsafe { &*state.cast::<CgroupState>() }
+    }
+
+    /// Wakes pollers of `dev.events` (`local == false`) or `dev.events.local`.
+    pub(crate) fn notify_events(&self, local: bool) {
+        // SAFETY: `self.0` is live (type invariant).
+        unsafe { bindings::devcg_notify_events(self.as_ptr(), local) }
+    }
+
+    /// Calls `f` on every online child's css, in an RCU read-side section:
+    /// `f` must not sleep.
+    pub(crate) fn for_each_child(&self, mut f: impl FnMut(&OwnedCss)) {
+        for_each_with(|fun, data| {
+            // SAFETY: `self.0` is live; `fun` and `data` are valid for the call.
+            unsafe { bindings::devcg_for_each_child(self.as_ptr(), fun, data) }
+        }, &mut f)
+    }
+}
+
+/// Calls `f` on every css of the controller, root first, in an RCU read-side
+/// section: `f` must not sleep.
+pub(crate) fn for_each_css(mut f: impl FnMut(&OwnedCss)) {
+    // SAFETY: `fun` and `data` are valid for the duration of the call.
+    for_each_with(|fun, data| unsafe { bindings::devcg_for_each_css(fun, data) }, &mut f)
+}
+
+/// Drives one of glue.c's css iterators with a Rust closure.
+fn for_each_with<F: FnMut(&OwnedCss)>(
+    walk: impl FnOnce(bindings::devcg_css_fn, *mut c_void),
+    f: &mut F,
+) {
+    unsafe extern "C" fn trampoline<F: FnMut(&OwnedCss)>(
+        css: *mut bindings::cgroup_subsys_state,
+        data: *mut c_void,
+    ) {
+        // SAFETY: `data` is the `&mut F` passed to `walk` below, alive for the walk.
+        let f = unsafe { &mut *data.cast::<F>() };
+        // SAFETY: the iterator hands out csses that RCU keeps in memory for
+        // this call; a tryget is allowed on them and fails on a dying one.
+        if !css.is_null() && unsafe { bindings::devcg_css_tryget(css) } {
+            if let Some(css) = NonNull::new(css) {
+                // INVARIANT: the reference from the tryget is now ours.
+                f(&OwnedCss(css));
+            }
+        }
+    }
+    walk(Some(trampoline::<F>), (f as *mut F).cast())
+}
+
+impl Clone for OwnedCss {
+    fn clone(&self) -> Self {
+        // SAFETY: we hold a reference on `self.0` (type invariant).
+        unsafe { Self::from_borrowed(self.0) }
+    }
+}
+
+impl Drop for OwnedCss {
+    fn drop(&mut self) {
+        // SAFETY: we own one reference on `self.0` (type invariant).
+        unsafe { bindings::devcg_css_put(self.as_ptr()) }
+    }
+}

@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The interface files: `dev.capacity`, `dev.current`, `dev.max`, `dev.min`,
+//! `dev.low`, `dev.peak`, `dev.events`, `dev.events.local` and `dev.stat`.
+//!
+//! Every file prints one line per registered device, regions in registration
+//! order. Writes are parsed completely and resolved completely before
+//! anything is applied, so a rejected write changes nothing.
+
+use core::fmt::{self, Write};
+use kernel::bindings;
+use kernel::prelude::*;
+use kernel::sync::Arc;
+
+use crate::css::OwnedCss;
+use crate::logic::counter::{Counter, Setting};
+use crate::logic::parse::{self, Value};
+use crate::pool;
+use crate::registry::{self, Region};
+
+/// The files, as numbered in glue.h's `enum devcg_file`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum File {
+    Capacity,
+    Current,
+    Setting(Setting),
+    Peak,
+    Events,
+    EventsLocal,
+    Stat,
+}
+
+impl File {
+    pub(crate) fn from_raw(file: u32) -> Option<Self> {
+        Some(match file {
+            bindings::devcg_file_DEVCG_FILE_CAPACITY => File::Capacity,
+            bindings::devcg_file_DEVCG_FILE_CURRENT => File::Current,
+            bindings::devcg_file_DEVCG_FILE_MAX => File::Setting(Setting::Max),
+            bindings::devcg_file_DEVCG_FILE_MIN => File::Setting(Setting::Min),
+            bindings::devcg_file_DEVCG_FILE_LOW => File::Setting(Setting::Low),
+            bindings::devcg_file_DEVCG_FILE_PEAK => File::Peak,
+            bindings::devcg_file_DEVCG_FILE_EVENTS => File::Events,
+            bindings::devcg_file_DEVCG_FILE_EVENTS_LOCAL => File::EventsLocal,
+            bindings::devcg_file_DEVCG_FILE_STAT => File::Stat,
+            _ => return None,
+        })
+    }
+}
+
+/// Consumer names in `dev.stat`, indexed like `enum dev_cgroup_consumer`.
+const CONSUMER_NAMES: [&str; crate::logic::counter::NR_CONSUMERS] = ["drm", "v4l2", "dma_heap", "other"];
+
+/// `fmt::Write` into a seq_file.
+pub(crate) struct SeqWriter(pub(crate) *mut bindings::seq_file);
+
+impl Write for SeqWriter {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        // SAFETY: `self.0` is the seq_file of the `seq_show` call we are in;
+        // `s` is valid for `s.len()` bytes. Overflow is handled by seq_file,
+        // which calls `seq_show` again with a larger buffer.
+        unsafe { bindings::devcg_seq_write(self.0, s.as_ptr().cast(), s.len()) };
+        Ok(())
+    }
+}
+
+/// Prints `file` of the cgroup `css`.
+pub(crate) fn show(css: &OwnedCss, file: File, out: &mut impl Write) -> Result {
+    let registry = registry::get()?;
+    let state = css.state();
+    registry.with_devices(|devices| {
+        for device in devices {
+            let _ = out.write_str(device.name());
+            for region in device.regions() {
+                let pool = state.pool(region);
+                let counter = pool.as_deref().map(pool::Pool::counter);
+                let _ = print_region(out, file, region, counter);
+            }
+            let _ = out.write_char('\n');
+        }
+    });
+    Ok(())
+}
+
+fn print_region(out: &mut impl Write, file: File, region: &Region, counter: Option<&Counter>) -> fmt::Result {
+    let name = region.name();
+    let default = Counter::new();
+    let c = counter.unwrap_or(&default);
+    match file {
+        File::Capacity => write!(out, " region.{name}={}", region.capacity()),
+        File::Current => write!(out, " region.{name}={}", c.usage()),
+        File::Setting(which) => write!(out, " region.{name}={}", Value(c.setting(which))),
+        File::Peak => write!(out, " region.{name}={}", c.peak()),
+        File::Events => write!(out, " region.{name}.max={}", c.events().0),
+        File::EventsLocal => write!(out, " region.{name}.max={}", c.events().1),
+        File::Stat => CONSUMER_NAMES
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, consumer)| write!(out, " region.{name}.{consumer}={}", c.consumer_usage(i))),
+    }
+}
+
+/// Applies a write to `file` of the cgroup `css`.
+pub(crate) fn write(css: &OwnedCss, file: File, input: &[u8]) -> Result {
+    let input = core::str::from_utf8(input).map_err(|_| EINVAL)?;
+    match file {
+        File::Setting(which) => write_setting(css, which, input),
+        File::Peak if input.trim() == "reset" => {
+            css.state().for_each_pool(|pool| pool.counter().reset_peak());
+            Ok(())
+        }
+        _ => Err(EINVAL),
+    }
+}
+
+/// `dev.max`, `dev.min`, `dev.low`: all-or-nothing.
+fn write_setting(css: &OwnedCss, which: Setting, input: &str) -> Result {
+    // 1. Syntax of the whole write (-EINVAL).
+    let lines = parse::parse_write(input).map_err(|_| EINVAL)?;
+    let registry = registry::get()?;
+    registry.with_devices(|devices| {
+        let mut known = KVec::new();
+        for device in devices {
+            known.push(device.clone(), GFP_KERNEL)?;
+        }
+        // 2. Resolve every name (-ENODEV for a device, -EINVAL for a region
+        //    or a region named twice) and create the pools (-ENOMEM).
+        let mut plan: KVec<(Arc<pool::Pool>, u64)> = KVec::new();
+        for line in lines {
+            let device = known.iter().find(|d| d.name() == line.device).ok_or(ENODEV)?;
+            for (name, value) in line.assignments() {
+                let region = device.region(name).ok_or(EINVAL)?;
+                let pool = pool::get_or_create(css, region, GFP_KERNEL)?;
+                if plan.iter().any(|(p, _)| Arc::ptr_eq(p, &pool)) {
+                    return Err(EINVAL);
+                }
+                plan.push((pool, value), GFP_KERNEL)?;
+            }
+        }
+        // 3. Apply. Nothing above changed a setting.
+        for (pool, value) in plan.iter() {
+            pool.counter().set(which, *value);
+        }
+        Ok(())
+    })
+}

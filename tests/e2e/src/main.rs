@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! End-to-end tests of the dev controller, run as root inside the test guest
+//! with cgroup2 at /sys/fs/cgroup. Reports KTAP on stdout; exit status 0 only
+//! if every test passed.
+
+mod cg;
+mod files;
+
+use std::panic::{self, AssertUnwindSafe};
+
+/// A test: `Err` (or a panic) fails it.
+pub type TestResult = Result<(), String>;
+
+/// One named test.
+pub struct Test {
+    pub name: &'static str,
+    pub run: fn() -> TestResult,
+}
+
+fn main() {
+    let tests: Vec<Test> = files::tests();
+    println!("KTAP version 1");
+    println!("1..{}", tests.len());
+    let mut failed = 0;
+    for (i, test) in tests.iter().enumerate() {
+        let outcome = panic::catch_unwind(AssertUnwindSafe(test.run))
+            .unwrap_or_else(|_| Err("panicked".to_string()));
+        match outcome {
+            Ok(()) => println!("ok {} {}", i + 1, test.name),
+            Err(why) => {
+                failed += 1;
+                for line in why.lines() {
+                    println!("# {line}");
+                }
+                println!("not ok {} {}", i + 1, test.name);
+            }
+        }
+    }
+    std::process::exit(if failed == 0 { 0 } else { 1 });
+}
