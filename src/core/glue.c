@@ -9,6 +9,8 @@
 #include <linux/cgroup.h>
 #include <linux/cgroup_dev.h>
 #include <linux/export.h>
+#include <linux/init.h>
+#include <linux/kernfs.h>
 #include <linux/rcupdate.h>
 #include <linux/sched.h>
 #include <linux/seq_file.h>
@@ -123,6 +125,20 @@ struct cgroup_subsys dev_cgrp_subsys = {
 	/* cgroup v2 only: no legacy_cftypes. */
 	.dfl_cftypes = devcg_files,
 };
+
+/*
+ * cgroup_init() creates the root's controller files after the root's kernfs
+ * directory was activated, so they stay invisible until some later change
+ * (typically the first write to cgroup.subtree_control) activates the tree.
+ * dev.capacity and dev.current must be readable from boot, so activate here.
+ */
+static int __init devcg_activate_root_files(void)
+{
+	if (devcg_root_css)
+		kernfs_activate(devcg_root_css->cgroup->kn);
+	return 0;
+}
+core_initcall(devcg_activate_root_files);
 
 /* Helpers the Rust core calls: C inlines and macros it cannot reach. */
 

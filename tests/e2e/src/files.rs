@@ -12,8 +12,8 @@ const ENODEV: i32 = 19;
 pub fn tests() -> Vec<Test> {
     vec![
         Test { name: "controllers_list_dev", run: controllers_list_dev },
-        Test { name: "subtree_control_enables_dev", run: subtree_control_enables_dev },
         Test { name: "capacity_lists_boot_regions", run: capacity_lists_boot_regions },
+        Test { name: "subtree_control_enables_dev", run: subtree_control_enables_dev },
         Test { name: "root_and_child_files", run: root_and_child_files },
         Test { name: "child_defaults", run: child_defaults },
         Test { name: "settings_read_back_with_suffixes", run: settings_read_back_with_suffixes },
@@ -38,6 +38,7 @@ fn subtree_control_enables_dev() -> TestResult {
     ensure(control.split_whitespace().any(|c| c == "dev"), || format!("subtree_control: {control:?}"))
 }
 
+/// Runs before anything writes cgroup.subtree_control: root files are visible from boot.
 fn capacity_lists_boot_regions() -> TestResult {
     let capacity = read(format!("{ROOT}/dev.capacity"))?;
     print!("{}", capacity.lines().map(|l| format!("# dev.capacity: {l}\n")).collect::<String>());
