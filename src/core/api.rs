@@ -6,9 +6,9 @@
 //! converts raw handles to owned Rust values at the edge and calls safe code.
 //! Their C prototypes are checked against these definitions at compile time.
 
-use kernel::ffi::{c_char, c_int, c_uint};
 use core::ptr::{self, NonNull};
 use kernel::bindings;
+use kernel::ffi::{c_char, c_int, c_uint};
 use kernel::prelude::*;
 use kernel::str::CStr;
 use kernel::sync::{Arc, ArcBorrow};
@@ -73,7 +73,16 @@ pub(crate) unsafe extern "C" fn dev_cgroup_register_device(
         let Ok(region_name) = unsafe { CStr::from_char_ptr(desc.name) }.to_str() else {
             return err_ptr(EINVAL);
         };
-        if descs.push(RegionDesc { name: region_name, capacity: desc.capacity }, GFP_KERNEL).is_err() {
+        if descs
+            .push(
+                RegionDesc {
+                    name: region_name,
+                    capacity: desc.capacity,
+                },
+                GFP_KERNEL,
+            )
+            .is_err()
+        {
             return err_ptr(ENOMEM);
         }
     }
@@ -105,7 +114,10 @@ unsafe fn device<'a>(dev: DeviceHandle) -> ArcBorrow<'a, Device> {
 ///
 /// `dev` must be a referenced device handle.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn dev_cgroup_device_region(dev: DeviceHandle, index: c_uint) -> RegionHandle {
+pub(crate) unsafe extern "C" fn dev_cgroup_device_region(
+    dev: DeviceHandle,
+    index: c_uint,
+) -> RegionHandle {
     if dev.is_null() {
         return ptr::null_mut();
     }
@@ -228,7 +240,8 @@ unsafe fn charge(
     unsafe { *ret_pool = ptr::null_mut() };
     // SAFETY: region handles point to the data of an `Arc<Region>` kept alive
     // by the device, which the caller holds.
-    let region: Arc<Region> = unsafe { ArcBorrow::from_raw(region.cast_const().cast::<Region>()) }.into();
+    let region: Arc<Region> =
+        unsafe { ArcBorrow::from_raw(region.cast_const().cast::<Region>()) }.into();
     let consumer = consumer as usize;
     match pool::try_charge(css, &region, size, consumer) {
         Ok(pool) => {

@@ -82,10 +82,13 @@ impl OwnedCss {
     /// Calls `f` on every online child's css, in an RCU read-side section:
     /// `f` must not sleep.
     pub(crate) fn for_each_child(&self, mut f: impl FnMut(&OwnedCss)) {
-        for_each_with(|fun, data| {
-            // SAFETY: `self.0` is live; `fun` and `data` are valid for the call.
-            unsafe { bindings::devcg_for_each_child(self.as_ptr(), fun, data) }
-        }, &mut f)
+        for_each_with(
+            |fun, data| {
+                // SAFETY: `self.0` is live; `fun` and `data` are valid for the call.
+                unsafe { bindings::devcg_for_each_child(self.as_ptr(), fun, data) }
+            },
+            &mut f,
+        )
     }
 }
 
@@ -93,7 +96,10 @@ impl OwnedCss {
 /// section: `f` must not sleep.
 pub(crate) fn for_each_css(mut f: impl FnMut(&OwnedCss)) {
     // SAFETY: `fun` and `data` are valid for the duration of the call.
-    for_each_with(|fun, data| unsafe { bindings::devcg_for_each_css(fun, data) }, &mut f)
+    for_each_with(
+        |fun, data| unsafe { bindings::devcg_for_each_css(fun, data) },
+        &mut f,
+    )
 }
 
 /// Drives one of glue.c's css iterators with a Rust closure.

@@ -15,9 +15,9 @@
 //! trampolines into the `extern "C"` functions below.
 
 use core::ffi::c_void;
-use kernel::ffi::{c_char, c_int, c_uint};
 use core::ptr::{self, NonNull};
 use kernel::bindings;
+use kernel::ffi::{c_char, c_int, c_uint};
 use kernel::prelude::*;
 
 mod api;
@@ -54,14 +54,16 @@ same_signature_internal! {
     devcg_file_write: unsafe extern "C" fn(*mut bindings::cgroup_subsys_state, c_uint, *const c_char, usize) -> c_int;
 }
 
-
 /// Allocates a cgroup's state; the root's allocation also sets up the registry.
 ///
 /// # Safety
 ///
 /// Called by glue.c's `css_alloc` with the css being allocated.
 #[no_mangle]
-pub unsafe extern "C" fn devcg_state_alloc(_css: *mut bindings::cgroup_subsys_state, is_root: bool) -> *mut c_void {
+pub unsafe extern "C" fn devcg_state_alloc(
+    _css: *mut bindings::cgroup_subsys_state,
+    is_root: bool,
+) -> *mut c_void {
     if is_root && registry::init().is_err() {
         return ptr::null_mut();
     }

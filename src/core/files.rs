@@ -48,7 +48,8 @@ impl File {
 }
 
 /// Consumer names in `dev.stat`, indexed like `enum dev_cgroup_consumer`.
-const CONSUMER_NAMES: [&str; crate::logic::counter::NR_CONSUMERS] = ["drm", "v4l2", "dma_heap", "other"];
+const CONSUMER_NAMES: [&str; crate::logic::counter::NR_CONSUMERS] =
+    ["drm", "v4l2", "dma_heap", "other"];
 
 /// `fmt::Write` into a seq_file.
 pub(crate) struct SeqWriter(pub(crate) *mut bindings::seq_file);
@@ -81,7 +82,12 @@ pub(crate) fn show(css: &OwnedCss, file: File, out: &mut impl Write) -> Result {
     Ok(())
 }
 
-fn print_region(out: &mut impl Write, file: File, region: &Region, counter: Option<&Counter>) -> fmt::Result {
+fn print_region(
+    out: &mut impl Write,
+    file: File,
+    region: &Region,
+    counter: Option<&Counter>,
+) -> fmt::Result {
     let name = region.name();
     let default = Counter::new();
     let c = counter.unwrap_or(&default);
@@ -95,7 +101,9 @@ fn print_region(out: &mut impl Write, file: File, region: &Region, counter: Opti
         File::Stat => CONSUMER_NAMES
             .iter()
             .enumerate()
-            .try_for_each(|(i, consumer)| write!(out, " region.{name}.{consumer}={}", c.consumer_usage(i))),
+            .try_for_each(|(i, consumer)| {
+                write!(out, " region.{name}.{consumer}={}", c.consumer_usage(i))
+            }),
     }
 }
 
@@ -105,7 +113,8 @@ pub(crate) fn write(css: &OwnedCss, file: File, input: &[u8]) -> Result {
     match file {
         File::Setting(which) => write_setting(css, which, input),
         File::Peak if input.trim() == "reset" => {
-            css.state().for_each_pool(|pool| pool.counter().reset_peak());
+            css.state()
+                .for_each_pool(|pool| pool.counter().reset_peak());
             Ok(())
         }
         _ => Err(EINVAL),
@@ -126,7 +135,10 @@ fn write_setting(css: &OwnedCss, which: Setting, input: &str) -> Result {
         //    or a region named twice) and create the pools (-ENOMEM).
         let mut plan: KVec<(Arc<pool::Pool>, u64)> = KVec::new();
         for line in lines {
-            let device = known.iter().find(|d| d.name() == line.device).ok_or(ENODEV)?;
+            let device = known
+                .iter()
+                .find(|d| d.name() == line.device)
+                .ok_or(ENODEV)?;
             for (name, value) in line.assignments() {
                 let region = device.region(name).ok_or(EINVAL)?;
                 let pool = pool::get_or_create(css, region, GFP_KERNEL)?;

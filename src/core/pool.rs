@@ -169,7 +169,9 @@ pub(crate) fn forget_region(region: &Region) {
         let forgotten = {
             let mut table = css.state().table.lock();
             match table.slots.get_mut(region.slot()) {
-                Some(slot) if slot.as_ref().is_some_and(|p| ptr::eq(&*p.region, region)) => slot.take(),
+                Some(slot) if slot.as_ref().is_some_and(|p| ptr::eq(&*p.region, region)) => {
+                    slot.take()
+                }
                 _ => None,
             }
         };
@@ -181,7 +183,11 @@ pub(crate) fn forget_region(region: &Region) {
 ///
 /// Fails with `-ENODEV` once the region is unregistered, `-ENOENT` if the
 /// cgroup went offline, `-ENOMEM` if an allocation with `flags` fails.
-pub(crate) fn get_or_create(css: &OwnedCss, region: &Arc<Region>, flags: kernel::alloc::Flags) -> Result<Arc<Pool>> {
+pub(crate) fn get_or_create(
+    css: &OwnedCss,
+    region: &Arc<Region>,
+    flags: kernel::alloc::Flags,
+) -> Result<Arc<Pool>> {
     if let Some(pool) = css.state().pool(region) {
         return Ok(pool);
     }
@@ -203,14 +209,24 @@ pub(crate) fn get_or_create(css: &OwnedCss, region: &Arc<Region>, flags: kernel:
     parent_pool.ok_or(EINVAL)
 }
 
-fn insert(css: &OwnedCss, region: &Arc<Region>, parent: Option<Arc<Pool>>, flags: kernel::alloc::Flags) -> Result<Arc<Pool>> {
+fn insert(
+    css: &OwnedCss,
+    region: &Arc<Region>,
+    parent: Option<Arc<Pool>>,
+    flags: kernel::alloc::Flags,
+) -> Result<Arc<Pool>> {
     let new = Arc::new(
         Pool {
             counter: Counter::new(),
             parent,
             region: region.clone(),
             css: css.clone(),
-            handles: [ChargeHandle(0), ChargeHandle(1), ChargeHandle(2), ChargeHandle(3)],
+            handles: [
+                ChargeHandle(0),
+                ChargeHandle(1),
+                ChargeHandle(2),
+                ChargeHandle(3),
+            ],
         },
         flags,
     )?;
@@ -356,12 +372,12 @@ fn level_of(pool: &Pool) -> Level {
         Some(parent) => parent.css.for_each_child(|child| {
             if let Some(sibling) = child.state().pool(&pool.region) {
                 let c = &sibling.counter;
-                level.siblings_min_claim = level
-                    .siblings_min_claim
-                    .saturating_add(protection::claim(c.usage(), c.setting(counter::Setting::Min)));
-                level.siblings_low_claim = level
-                    .siblings_low_claim
-                    .saturating_add(protection::claim(c.usage(), c.setting(counter::Setting::Low)));
+                level.siblings_min_claim = level.siblings_min_claim.saturating_add(
+                    protection::claim(c.usage(), c.setting(counter::Setting::Min)),
+                );
+                level.siblings_low_claim = level.siblings_low_claim.saturating_add(
+                    protection::claim(c.usage(), c.setting(counter::Setting::Low)),
+                );
             }
         }),
         None => {

@@ -105,7 +105,10 @@ pub(crate) fn get() -> Result<&'static Registry> {
 impl Registry {
     /// Calls `f` with the registered devices, in registration order, under the
     /// registry lock (so `f` sees a consistent set and may sleep).
-    pub(crate) fn with_devices<R>(&self, f: impl FnOnce(&mut dyn Iterator<Item = &Arc<Device>>) -> R) -> R {
+    pub(crate) fn with_devices<R>(
+        &self,
+        f: impl FnOnce(&mut dyn Iterator<Item = &Arc<Device>>) -> R,
+    ) -> R {
         let devices = self.devices.lock();
         f(&mut devices.iter().flatten())
     }

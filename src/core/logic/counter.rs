@@ -88,12 +88,17 @@ impl Counter {
 
     /// `(events, events.local)` counts of refused charges.
     pub fn events(&self) -> (u64, u64) {
-        (self.events_max.load(Relaxed), self.events_max_local.load(Relaxed))
+        (
+            self.events_max.load(Relaxed),
+            self.events_max_local.load(Relaxed),
+        )
     }
 
     /// Bytes of this subtree's usage charged by `consumer` (0 if out of range).
     pub fn consumer_usage(&self, consumer: usize) -> u64 {
-        self.by_consumer.get(consumer).map_or(0, |c| c.load(Relaxed))
+        self.by_consumer
+            .get(consumer)
+            .map_or(0, |c| c.load(Relaxed))
     }
 
     fn setting_ref(&self, which: Setting) -> &AtomicU64 {
@@ -135,10 +140,7 @@ impl Counter {
                 Some(new) if new <= self.max.load(Relaxed) => new,
                 _ => return false,
             };
-            match self
-                .usage
-                .compare_exchange_weak(old, new, Relaxed, Relaxed)
-            {
+            match self.usage.compare_exchange_weak(old, new, Relaxed, Relaxed) {
                 Ok(_) => return true,
                 Err(seen) => old = seen,
             }
@@ -228,7 +230,7 @@ pub fn uncharge<N: Node>(node: &N, amount: u64, consumer: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-        use std::vec::Vec;
+    use std::vec::Vec;
 
     /// A test tree node; trees are leaked so parents can be `&'static`.
     struct TNode {
@@ -257,10 +259,17 @@ mod tests {
             let mut nodes: Vec<&'static TNode> = Vec::new();
             for p in &parents {
                 let parent = p.map(|i| nodes[i]);
-                nodes.push(std::boxed::Box::leak(std::boxed::Box::new(TNode { counter: Counter::new(), parent })));
+                nodes.push(std::boxed::Box::leak(std::boxed::Box::new(TNode {
+                    counter: Counter::new(),
+                    parent,
+                })));
             }
             let counters = nodes.iter().map(|n| &n.counter).collect();
-            Tree { nodes, parents, counters }
+            Tree {
+                nodes,
+                parents,
+                counters,
+            }
         }
         fn at(&self, i: usize) -> &'static TNode {
             self.nodes[i]
@@ -276,7 +285,10 @@ mod tests {
     }
 
     fn index_of(tree: &Tree, counter: &Counter) -> usize {
-        tree.counters.iter().position(|c| ptr::eq(*c, counter)).unwrap()
+        tree.counters
+            .iter()
+            .position(|c| ptr::eq(*c, counter))
+            .unwrap()
     }
 
     #[test]
@@ -285,10 +297,24 @@ mod tests {
         let t = Tree::new(std::vec![None, Some(0), Some(1)]);
         t.counters[1].set(Setting::Max, 100);
         assert!(try_charge(t.at(2), 60, 0).is_ok());
-        assert_eq!([t.counters[0].usage(), t.counters[1].usage(), t.counters[2].usage()], [60, 60, 60]);
+        assert_eq!(
+            [
+                t.counters[0].usage(),
+                t.counters[1].usage(),
+                t.counters[2].usage()
+            ],
+            [60, 60, 60]
+        );
         let err = try_charge(t.at(2), 41, 1).err().unwrap();
         assert_eq!(index_of(&t, err.counter()), 1);
-        assert_eq!([t.counters[0].usage(), t.counters[1].usage(), t.counters[2].usage()], [60, 60, 60]);
+        assert_eq!(
+            [
+                t.counters[0].usage(),
+                t.counters[1].usage(),
+                t.counters[2].usage()
+            ],
+            [60, 60, 60]
+        );
         assert_eq!(t.counters[2].consumer_usage(1), 0);
         assert_eq!(t.counters[1].events(), (1, 1));
         assert_eq!(t.counters[0].events(), (1, 0));
@@ -361,8 +387,15 @@ mod tests {
         for seed in 0..200 {
             let mut rng = Rng(seed);
             let n = 1 + rng.below(12) as usize;
-            let parents: Vec<Option<usize>> =
-                (0..n).map(|i| if i == 0 { None } else { Some(rng.below(i as u64) as usize) }).collect();
+            let parents: Vec<Option<usize>> = (0..n)
+                .map(|i| {
+                    if i == 0 {
+                        None
+                    } else {
+                        Some(rng.below(i as u64) as usize)
+                    }
+                })
+                .collect();
             let t = Tree::new(parents);
             let mut max = std::vec![u64::MAX; n];
             let mut live: Vec<(usize, u64, usize)> = Vec::new();
@@ -370,13 +403,22 @@ mod tests {
             for _ in 0..300 {
                 match rng.below(10) {
                     0..=4 => {
-                        let (node, amount, consumer) =
-                            (rng.below(n as u64) as usize, rng.below(64), rng.below(4) as usize);
+                        let (node, amount, consumer) = (
+                            rng.below(n as u64) as usize,
+                            rng.below(64),
+                            rng.below(4) as usize,
+                        );
                         let path = t.path(node);
                         let model_usage = |i: usize| -> u64 {
-                            live.iter().filter(|(c, _, _)| t.path(*c).contains(&i)).map(|(_, a, _)| a).sum()
+                            live.iter()
+                                .filter(|(c, _, _)| t.path(*c).contains(&i))
+                                .map(|(_, a, _)| a)
+                                .sum()
                         };
-                        let first_over = path.iter().copied().find(|&i| model_usage(i) + amount > max[i]);
+                        let first_over = path
+                            .iter()
+                            .copied()
+                            .find(|&i| model_usage(i) + amount > max[i]);
                         match try_charge(t.at(node), amount, consumer) {
                             Ok(()) => {
                                 assert_eq!(first_over, None);
@@ -393,24 +435,36 @@ mod tests {
                         }
                     }
                     5..=7 if !live.is_empty() => {
-                        let (node, amount, consumer) = live.swap_remove(rng.below(live.len() as u64) as usize);
+                        let (node, amount, consumer) =
+                            live.swap_remove(rng.below(live.len() as u64) as usize);
                         assert!(uncharge(t.at(node), amount, consumer));
                     }
                     _ => {
                         let i = rng.below(n as u64) as usize;
-                        max[i] = if rng.below(3) == 0 { u64::MAX } else { rng.below(200) };
+                        max[i] = if rng.below(3) == 0 {
+                            u64::MAX
+                        } else {
+                            rng.below(200)
+                        };
                         t.counters[i].set(Setting::Max, max[i]);
                     }
                 }
                 for i in 0..n {
                     let in_subtree = |c: &usize| t.path(*c).contains(&i);
-                    let usage: u64 = live.iter().filter(|(c, _, _)| in_subtree(c)).map(|(_, a, _)| a).sum();
+                    let usage: u64 = live
+                        .iter()
+                        .filter(|(c, _, _)| in_subtree(c))
+                        .map(|(_, a, _)| a)
+                        .sum();
                     assert_eq!(t.counters[i].usage(), usage, "seed {seed} node {i}");
                     assert!(t.counters[i].peak() >= usage);
                     assert_eq!(t.counters[i].events(), events[i]);
                     for k in 0..NR_CONSUMERS {
-                        let by: u64 =
-                            live.iter().filter(|(c, _, kk)| in_subtree(c) && *kk == k).map(|(_, a, _)| a).sum();
+                        let by: u64 = live
+                            .iter()
+                            .filter(|(c, _, kk)| in_subtree(c) && *kk == k)
+                            .map(|(_, a, _)| a)
+                            .sum();
                         assert_eq!(t.counters[i].consumer_usage(k), by);
                     }
                 }
@@ -429,8 +483,9 @@ mod tests {
             t.counters[i].set(Setting::Max, *max);
         }
         let counters = t.counters.clone();
-        let stop: &'static std::sync::atomic::AtomicBool =
-            std::boxed::Box::leak(std::boxed::Box::new(std::sync::atomic::AtomicBool::new(false)));
+        let stop: &'static std::sync::atomic::AtomicBool = std::boxed::Box::leak(
+            std::boxed::Box::new(std::sync::atomic::AtomicBool::new(false)),
+        );
         let reader = std::thread::spawn(move || {
             let mut worst = [0u64; 4];
             while !stop.load(Relaxed) {

@@ -31,10 +31,7 @@ pub enum ParseError {
 
 /// Whether `name` may name a device: non-empty, printable, no whitespace, no `=`.
 pub fn valid_device_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_graphic() && b != b'=')
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && b != b'=')
 }
 
 /// Whether `name` may name a region: `[A-Za-z0-9_.-]+`.
@@ -68,9 +65,7 @@ pub fn parse_value(text: &str) -> Result<u64, ParseError> {
             .and_then(|v| v.checked_add(u64::from(digit - b'0')))
             .ok_or(ParseError::Overflow)?;
     }
-    value
-        .checked_mul(1u64 << shift)
-        .ok_or(ParseError::Overflow)
+    value.checked_mul(1u64 << shift).ok_or(ParseError::Overflow)
 }
 
 /// One `region.<name>=<value>` token.
@@ -192,7 +187,12 @@ mod tests {
         ] {
             assert_eq!(parse_value(bad), Err(ParseError::BadValue), "{bad:?}");
         }
-        for big in ["18446744073709551616", "99999999999999999999999", "16777216T", "17179869184G"] {
+        for big in [
+            "18446744073709551616",
+            "99999999999999999999999",
+            "16777216T",
+            "17179869184G",
+        ] {
             assert_eq!(parse_value(big), Err(ParseError::Overflow), "{big:?}");
         }
         // The largest values that still fit.
@@ -201,7 +201,8 @@ mod tests {
 
     #[test]
     fn lines_and_assignments() {
-        let got = lines("cma region.reserved=1M region.other=max\n\nsystem region.ram=0\n").unwrap();
+        let got =
+            lines("cma region.reserved=1M region.other=max\n\nsystem region.ram=0\n").unwrap();
         assert_eq!(
             got,
             [

@@ -52,7 +52,12 @@ pub fn claim(usage: u64, setting: u64) -> u64 {
 
 /// One level of the calculation: the share of `parent_effective` this pool
 /// gets, given what all siblings claim together.
-pub fn effective_share(usage: u64, setting: u64, parent_effective: u64, siblings_claim: u64) -> u64 {
+pub fn effective_share(
+    usage: u64,
+    setting: u64,
+    parent_effective: u64,
+    siblings_claim: u64,
+) -> u64 {
     let own = claim(usage, setting);
     if siblings_claim <= parent_effective {
         return own;
@@ -155,24 +160,52 @@ mod tests {
         // Two siblings claim 60 + 40 = 100 of a parent's 50.
         assert_eq!(effective_share(60, 60, 50, 100), 30);
         assert_eq!(effective_share(40, 40, 50, 100), 20);
-        assert_eq!(effective_share(u64::MAX, u64::MAX, u64::MAX - 1, u64::MAX), u64::MAX - 1);
+        assert_eq!(
+            effective_share(u64::MAX, u64::MAX, u64::MAX - 1, u64::MAX),
+            u64::MAX - 1
+        );
     }
 
     #[test]
     fn reclaim_root_is_unprotected_and_children_get_their_setting() {
         assert_eq!(effective_along([]), Effective { min: 0, low: 0 });
-        let child = Level { usage: 100, min: 30, low: 80, ..Default::default() };
+        let child = Level {
+            usage: 100,
+            min: 30,
+            low: 80,
+            ..Default::default()
+        };
         assert_eq!(effective_along([child]), Effective { min: 30, low: 80 });
-        assert_eq!(verdict(100, Effective { min: 30, low: 80 }), Verdict::Evictable);
-        assert_eq!(verdict(80, Effective { min: 30, low: 80 }), Verdict::BelowLow);
-        assert_eq!(verdict(30, Effective { min: 30, low: 80 }), Verdict::BelowMin);
+        assert_eq!(
+            verdict(100, Effective { min: 30, low: 80 }),
+            Verdict::Evictable
+        );
+        assert_eq!(
+            verdict(80, Effective { min: 30, low: 80 }),
+            Verdict::BelowLow
+        );
+        assert_eq!(
+            verdict(30, Effective { min: 30, low: 80 }),
+            Verdict::BelowMin
+        );
     }
 
     #[test]
     fn a_child_cannot_have_more_than_its_parent_grants() {
         // Parent min 10 over usage 100; child claims min 100 of its 100.
-        let parent = Level { usage: 100, min: 10, low: 0, ..Default::default() };
-        let child = Level { usage: 100, min: 100, low: 0, siblings_min_claim: 100, siblings_low_claim: 0 };
+        let parent = Level {
+            usage: 100,
+            min: 10,
+            low: 0,
+            ..Default::default()
+        };
+        let child = Level {
+            usage: 100,
+            min: 100,
+            low: 0,
+            siblings_min_claim: 100,
+            siblings_low_claim: 0,
+        };
         assert_eq!(effective_along([parent, child]).min, 10);
     }
 
@@ -190,8 +223,15 @@ mod tests {
         };
         for _ in 0..500 {
             let n = 1 + rng(10) as usize;
-            let parents: Vec<Option<usize>> =
-                (0..n).map(|i| if i == 0 { None } else { Some(rng(i as u64) as usize) }).collect();
+            let parents: Vec<Option<usize>> = (0..n)
+                .map(|i| {
+                    if i == 0 {
+                        None
+                    } else {
+                        Some(rng(i as u64) as usize)
+                    }
+                })
+                .collect();
             // Local usage per node; subtree usage is the sum.
             let local: Vec<u64> = (0..n).map(|_| rng(100)).collect();
             let pick = |r: u64, rng: &mut dyn FnMut(u64) -> u64| match rng(4) {
@@ -199,8 +239,18 @@ mod tests {
                 1 => u64::MAX,
                 _ => r,
             };
-            let mins: Vec<u64> = (0..n).map(|_| { let r = rng(300); pick(r, &mut rng) }).collect();
-            let lows: Vec<u64> = (0..n).map(|_| { let r = rng(300); pick(r, &mut rng) }).collect();
+            let mins: Vec<u64> = (0..n)
+                .map(|_| {
+                    let r = rng(300);
+                    pick(r, &mut rng)
+                })
+                .collect();
+            let lows: Vec<u64> = (0..n)
+                .map(|_| {
+                    let r = rng(300);
+                    pick(r, &mut rng)
+                })
+                .collect();
             let parents_ref = &parents;
             let children = |p: usize| (0..n).filter(move |&c| parents_ref[c] == Some(p));
             fn subtree(i: usize, local: &[u64], parents: &[Option<usize>]) -> u64 {
@@ -216,11 +266,20 @@ mod tests {
             let mut stack = std::vec![0usize];
             while let Some(p) = stack.pop() {
                 let kids: Vec<usize> = children(p).collect();
-                let sib_min: u64 = kids.iter().map(|&c| claim(usage[c], mins[c])).fold(0, u64::saturating_add);
-                let sib_low: u64 = kids.iter().map(|&c| claim(usage[c], lows[c])).fold(0, u64::saturating_add);
+                let sib_min: u64 = kids
+                    .iter()
+                    .map(|&c| claim(usage[c], mins[c]))
+                    .fold(0, u64::saturating_add);
+                let sib_low: u64 = kids
+                    .iter()
+                    .map(|&c| claim(usage[c], lows[c]))
+                    .fold(0, u64::saturating_add);
                 for &c in &kids {
                     model[c] = if p == 0 {
-                        Effective { min: claim(usage[c], mins[c]), low: claim(usage[c], lows[c]) }
+                        Effective {
+                            min: claim(usage[c], mins[c]),
+                            low: claim(usage[c], lows[c]),
+                        }
                     } else {
                         Effective {
                             min: effective_share(usage[c], mins[c], model[p].min, sib_min),
@@ -231,8 +290,14 @@ mod tests {
                 }
                 // Invariant: children never share out more than the parent has.
                 if p != 0 {
-                    let given_min = kids.iter().map(|&c| model[c].min).fold(0, u64::saturating_add);
-                    let given_low = kids.iter().map(|&c| model[c].low).fold(0, u64::saturating_add);
+                    let given_min = kids
+                        .iter()
+                        .map(|&c| model[c].min)
+                        .fold(0, u64::saturating_add);
+                    let given_low = kids
+                        .iter()
+                        .map(|&c| model[c].low)
+                        .fold(0, u64::saturating_add);
                     assert!(given_min <= model[p].min && given_low <= model[p].low);
                 }
             }
@@ -245,8 +310,14 @@ mod tests {
                         usage: usage[at],
                         min: mins[at],
                         low: lows[at],
-                        siblings_min_claim: sibs.iter().map(|&c| claim(usage[c], mins[c])).fold(0, u64::saturating_add),
-                        siblings_low_claim: sibs.iter().map(|&c| claim(usage[c], lows[c])).fold(0, u64::saturating_add),
+                        siblings_min_claim: sibs
+                            .iter()
+                            .map(|&c| claim(usage[c], mins[c]))
+                            .fold(0, u64::saturating_add),
+                        siblings_low_claim: sibs
+                            .iter()
+                            .map(|&c| claim(usage[c], lows[c]))
+                            .fold(0, u64::saturating_add),
                     });
                     at = p;
                 }

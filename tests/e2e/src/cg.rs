@@ -16,7 +16,10 @@ pub fn read(path: impl AsRef<Path>) -> Result<String, String> {
 
 /// Writes `data` in one write(2), as a shell `echo >` would. Returns the errno on failure.
 pub fn write(path: impl AsRef<Path>, data: &str) -> Result<(), i32> {
-    let mut f = fs::OpenOptions::new().write(true).open(path.as_ref()).map_err(|e| e.raw_os_error().unwrap_or(-1))?;
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .open(path.as_ref())
+        .map_err(|e| e.raw_os_error().unwrap_or(-1))?;
     match f.write(data.as_bytes()) {
         Ok(n) if n == data.len() => Ok(()),
         Ok(_) => Err(-1),
@@ -26,7 +29,8 @@ pub fn write(path: impl AsRef<Path>, data: &str) -> Result<(), i32> {
 
 /// Like [`write`], failing the test on error.
 pub fn set(path: impl AsRef<Path>, data: &str) -> Result<(), String> {
-    write(path.as_ref(), data).map_err(|e| format!("write {:?} to {}: errno {e}", data, path.as_ref().display()))
+    write(path.as_ref(), data)
+        .map_err(|e| format!("write {:?} to {}: errno {e}", data, path.as_ref().display()))
 }
 
 /// Enables the dev controller for the children of `dir`.
@@ -77,7 +81,9 @@ impl Drop for Cgroup {
 
 /// Value of `region.<region>=` on the line of `device` in nested-keyed `text`.
 pub fn value(text: &str, device: &str, key: &str) -> Option<String> {
-    let line = text.lines().find(|l| l.split_whitespace().next() == Some(device))?;
+    let line = text
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(device))?;
     line.split_whitespace()
         .skip(1)
         .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('=').map(str::to_string))
@@ -85,5 +91,9 @@ pub fn value(text: &str, device: &str, key: &str) -> Option<String> {
 
 /// Fails with a message unless `cond`.
 pub fn ensure(cond: bool, msg: impl FnOnce() -> String) -> Result<(), String> {
-    if cond { Ok(()) } else { Err(msg()) }
+    if cond {
+        Ok(())
+    } else {
+        Err(msg())
+    }
 }

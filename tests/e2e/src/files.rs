@@ -3,7 +3,7 @@
 //! The interface files through the real cgroupfs: presence, formats,
 //! defaults, accepted writes, and every kind of bad input.
 
-use crate::cg::{self, ensure, enable_dev, read, set, value, Cgroup, ROOT};
+use crate::cg::{self, enable_dev, ensure, read, set, value, Cgroup, ROOT};
 use crate::{Test, TestResult};
 
 const EINVAL: i32 = 22;
@@ -11,17 +11,50 @@ const ENODEV: i32 = 19;
 
 pub fn tests() -> Vec<Test> {
     vec![
-        Test { name: "controllers_list_dev", run: controllers_list_dev },
-        Test { name: "capacity_lists_boot_regions", run: capacity_lists_boot_regions },
-        Test { name: "subtree_control_enables_dev", run: subtree_control_enables_dev },
-        Test { name: "root_and_child_files", run: root_and_child_files },
-        Test { name: "child_defaults", run: child_defaults },
-        Test { name: "settings_read_back_with_suffixes", run: settings_read_back_with_suffixes },
-        Test { name: "multi_line_write_applies_all", run: multi_line_write_applies_all },
-        Test { name: "bad_writes_change_nothing", run: bad_writes_change_nothing },
-        Test { name: "peak_reset", run: peak_reset },
-        Test { name: "nested_cgroups_configure_independently", run: nested_cgroups_configure_independently },
-        Test { name: "removed_cgroup_leaves_no_usage", run: removed_cgroup_leaves_no_usage },
+        Test {
+            name: "controllers_list_dev",
+            run: controllers_list_dev,
+        },
+        Test {
+            name: "capacity_lists_boot_regions",
+            run: capacity_lists_boot_regions,
+        },
+        Test {
+            name: "subtree_control_enables_dev",
+            run: subtree_control_enables_dev,
+        },
+        Test {
+            name: "root_and_child_files",
+            run: root_and_child_files,
+        },
+        Test {
+            name: "child_defaults",
+            run: child_defaults,
+        },
+        Test {
+            name: "settings_read_back_with_suffixes",
+            run: settings_read_back_with_suffixes,
+        },
+        Test {
+            name: "multi_line_write_applies_all",
+            run: multi_line_write_applies_all,
+        },
+        Test {
+            name: "bad_writes_change_nothing",
+            run: bad_writes_change_nothing,
+        },
+        Test {
+            name: "peak_reset",
+            run: peak_reset,
+        },
+        Test {
+            name: "nested_cgroups_configure_independently",
+            run: nested_cgroups_configure_independently,
+        },
+        Test {
+            name: "removed_cgroup_leaves_no_usage",
+            run: removed_cgroup_leaves_no_usage,
+        },
     ]
 }
 
@@ -35,34 +68,59 @@ fn controllers_list_dev() -> TestResult {
 fn subtree_control_enables_dev() -> TestResult {
     enable_dev(ROOT)?;
     let control = read(format!("{ROOT}/cgroup.subtree_control"))?;
-    ensure(control.split_whitespace().any(|c| c == "dev"), || format!("subtree_control: {control:?}"))
+    ensure(control.split_whitespace().any(|c| c == "dev"), || {
+        format!("subtree_control: {control:?}")
+    })
 }
 
 /// Runs before anything writes cgroup.subtree_control: root files are visible from boot.
 fn capacity_lists_boot_regions() -> TestResult {
     let capacity = read(format!("{ROOT}/dev.capacity"))?;
-    print!("{}", capacity.lines().map(|l| format!("# dev.capacity: {l}\n")).collect::<String>());
+    print!(
+        "{}",
+        capacity
+            .lines()
+            .map(|l| format!("# dev.capacity: {l}\n"))
+            .collect::<String>()
+    );
     // cma=64M on the kernel command line makes the default area "reserved".
-    ensure(value(&capacity, "cma", "region.reserved").as_deref() == Some("67108864"), || {
-        format!("no 64 MiB cma region.reserved in {capacity:?}")
-    })?;
+    ensure(
+        value(&capacity, "cma", "region.reserved").as_deref() == Some("67108864"),
+        || format!("no 64 MiB cma region.reserved in {capacity:?}"),
+    )?;
     let ram: u64 = value(&capacity, "system", "region.ram")
         .and_then(|v| v.parse().ok())
         .ok_or_else(|| format!("no system region.ram in {capacity:?}"))?;
-    ensure(ram > 512 << 20 && ram <= 2 << 30, || format!("system RAM {ram} not the guest's ~2 GiB"))
+    ensure(ram > 512 << 20 && ram <= 2 << 30, || {
+        format!("system RAM {ram} not the guest's ~2 GiB")
+    })
 }
 
 fn root_and_child_files() -> TestResult {
     enable_dev(ROOT)?;
     let child = Cgroup::new(ROOT, "e2e-files")?;
     for f in ["dev.capacity", "dev.current"] {
-        ensure(std::path::Path::new(ROOT).join(f).exists(), || format!("root lacks {f}"))?;
+        ensure(std::path::Path::new(ROOT).join(f).exists(), || {
+            format!("root lacks {f}")
+        })?;
     }
-    for f in ["dev.max", "dev.min", "dev.low", "dev.peak", "dev.events", "dev.events.local", "dev.stat"] {
-        ensure(!std::path::Path::new(ROOT).join(f).exists(), || format!("root has {f}"))?;
+    for f in [
+        "dev.max",
+        "dev.min",
+        "dev.low",
+        "dev.peak",
+        "dev.events",
+        "dev.events.local",
+        "dev.stat",
+    ] {
+        ensure(!std::path::Path::new(ROOT).join(f).exists(), || {
+            format!("root has {f}")
+        })?;
         ensure(child.file(f).exists(), || format!("child lacks {f}"))?;
     }
-    ensure(!child.file("dev.capacity").exists(), || "child has dev.capacity".into())
+    ensure(!child.file("dev.capacity").exists(), || {
+        "child has dev.capacity".into()
+    })
 }
 
 /// Every registered device and region appears, with the documented defaults.
@@ -70,15 +128,27 @@ fn child_defaults() -> TestResult {
     enable_dev(ROOT)?;
     let child = Cgroup::new(ROOT, "e2e-defaults")?;
     let capacity = read(format!("{ROOT}/dev.capacity"))?;
-    let devices: Vec<&str> = capacity.lines().filter_map(|l| l.split_whitespace().next()).collect();
+    let devices: Vec<&str> = capacity
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
     let check = |file: &str, default: &str| -> TestResult {
         let text = child.read(file)?;
-        let listed: Vec<&str> = text.lines().filter_map(|l| l.split_whitespace().next()).collect();
-        ensure(listed == devices, || format!("{file} lists {listed:?}, dev.capacity {devices:?}"))?;
+        let listed: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.split_whitespace().next())
+            .collect();
+        ensure(listed == devices, || {
+            format!("{file} lists {listed:?}, dev.capacity {devices:?}")
+        })?;
         for line in text.lines() {
             for kv in line.split_whitespace().skip(1) {
-                let (key, v) = kv.split_once('=').ok_or_else(|| format!("{file}: bad pair {kv:?}"))?;
-                ensure(key.starts_with("region."), || format!("{file}: bad key {key:?}"))?;
+                let (key, v) = kv
+                    .split_once('=')
+                    .ok_or_else(|| format!("{file}: bad pair {kv:?}"))?;
+                ensure(key.starts_with("region."), || {
+                    format!("{file}: bad key {key:?}")
+                })?;
                 ensure(v == default, || format!("{file}: {kv} should be {default}"))?;
             }
         }
@@ -98,7 +168,9 @@ fn child_defaults() -> TestResult {
         || format!("dev.stat format: {stat:?}"),
     )?;
     let events = child.read("dev.events")?;
-    ensure(events.contains("cma region.reserved.max=0"), || format!("dev.events format: {events:?}"))
+    ensure(events.contains("cma region.reserved.max=0"), || {
+        format!("dev.events format: {events:?}")
+    })
 }
 
 fn settings_read_back_with_suffixes() -> TestResult {
@@ -120,11 +192,15 @@ fn settings_read_back_with_suffixes() -> TestResult {
         for (input, shown) in cases {
             set(child.file(file), &format!("cma region.reserved={input}\n"))?;
             let got = value(&child.read(file)?, "cma", "region.reserved");
-            ensure(got.as_deref() == Some(shown), || format!("{file}: wrote {input}, read {got:?}"))?;
+            ensure(got.as_deref() == Some(shown), || {
+                format!("{file}: wrote {input}, read {got:?}")
+            })?;
             // Only the named region changed.
             let ram = value(&child.read(file)?, "system", "region.ram");
             let default = if file == "dev.max" { "max" } else { "0" };
-            ensure(ram.as_deref() == Some(default), || format!("{file}: system changed to {ram:?}"))?;
+            ensure(ram.as_deref() == Some(default), || {
+                format!("{file}: system changed to {ram:?}")
+            })?;
         }
     }
     Ok(())
@@ -133,17 +209,29 @@ fn settings_read_back_with_suffixes() -> TestResult {
 fn multi_line_write_applies_all() -> TestResult {
     enable_dev(ROOT)?;
     let child = Cgroup::new(ROOT, "e2e-multi")?;
-    set(child.file("dev.max"), "cma region.reserved=8M\n\nsystem region.ram=1G\n")?;
+    set(
+        child.file("dev.max"),
+        "cma region.reserved=8M\n\nsystem region.ram=1G\n",
+    )?;
     let max = child.read("dev.max")?;
-    ensure(value(&max, "cma", "region.reserved").as_deref() == Some("8388608"), || max.clone())?;
-    ensure(value(&max, "system", "region.ram").as_deref() == Some("1073741824"), || max.clone())
+    ensure(
+        value(&max, "cma", "region.reserved").as_deref() == Some("8388608"),
+        || max.clone(),
+    )?;
+    ensure(
+        value(&max, "system", "region.ram").as_deref() == Some("1073741824"),
+        || max.clone(),
+    )
 }
 
 /// Every rejection: the errno is right and nothing at all was applied.
 fn bad_writes_change_nothing() -> TestResult {
     enable_dev(ROOT)?;
     let child = Cgroup::new(ROOT, "e2e-bad")?;
-    set(child.file("dev.max"), "cma region.reserved=1M\nsystem region.ram=2M")?;
+    set(
+        child.file("dev.max"),
+        "cma region.reserved=1M\nsystem region.ram=2M",
+    )?;
     let cases: &[(&str, i32)] = &[
         ("cma", EINVAL),
         ("cma region.reserved", EINVAL),
@@ -172,16 +260,22 @@ fn bad_writes_change_nothing() -> TestResult {
         for (input, errno) in cases {
             match cg::write(child.file(file), input) {
                 Ok(()) => return Err(format!("{file}: {input:?} was accepted")),
-                Err(e) => ensure(e == *errno, || format!("{file}: {input:?} gave errno {e}, want {errno}"))?,
+                Err(e) => ensure(e == *errno, || {
+                    format!("{file}: {input:?} gave errno {e}, want {errno}")
+                })?,
             }
             let after = child.read(file)?;
-            ensure(after == before, || format!("{file}: {input:?} changed {before:?} to {after:?}"))?;
+            ensure(after == before, || {
+                format!("{file}: {input:?} changed {before:?} to {after:?}")
+            })?;
         }
     }
     // Empty writes and blank lines are accepted and change nothing.
     let before = child.read("dev.max")?;
     set(child.file("dev.max"), "\n\n")?;
-    ensure(child.read("dev.max")? == before, || "blank write changed dev.max".into())
+    ensure(child.read("dev.max")? == before, || {
+        "blank write changed dev.max".into()
+    })
 }
 
 fn peak_reset() -> TestResult {
@@ -189,7 +283,10 @@ fn peak_reset() -> TestResult {
     let child = Cgroup::new(ROOT, "e2e-peak")?;
     set(child.file("dev.peak"), "reset\n")?;
     let peak = child.read("dev.peak")?;
-    ensure(value(&peak, "cma", "region.reserved").as_deref() == Some("0"), || peak.clone())?;
+    ensure(
+        value(&peak, "cma", "region.reserved").as_deref() == Some("0"),
+        || peak.clone(),
+    )?;
     for bad in ["resett", "cma region.reserved=0", "0"] {
         let e = cg::write(child.file("dev.peak"), bad);
         ensure(e == Err(EINVAL), || format!("dev.peak: {bad:?} gave {e:?}"))?;
@@ -207,10 +304,19 @@ fn nested_cgroups_configure_independently() -> TestResult {
     set(child.file("dev.low"), "cma region.reserved=1M")?;
     let pmax = parent.read("dev.max")?;
     let cmax = child.read("dev.max")?;
-    ensure(value(&pmax, "cma", "region.reserved").as_deref() == Some("16777216"), || pmax.clone())?;
-    ensure(value(&cmax, "cma", "region.reserved").as_deref() == Some("33554432"), || cmax.clone())?;
+    ensure(
+        value(&pmax, "cma", "region.reserved").as_deref() == Some("16777216"),
+        || pmax.clone(),
+    )?;
+    ensure(
+        value(&cmax, "cma", "region.reserved").as_deref() == Some("33554432"),
+        || cmax.clone(),
+    )?;
     let plow = parent.read("dev.low")?;
-    ensure(value(&plow, "cma", "region.reserved").as_deref() == Some("0"), || plow.clone())
+    ensure(
+        value(&plow, "cma", "region.reserved").as_deref() == Some("0"),
+        || plow.clone(),
+    )
 }
 
 fn removed_cgroup_leaves_no_usage() -> TestResult {
@@ -222,7 +328,9 @@ fn removed_cgroup_leaves_no_usage() -> TestResult {
     let current = read(format!("{ROOT}/dev.current"))?;
     for line in current.lines() {
         for kv in line.split_whitespace().skip(1) {
-            ensure(kv.ends_with("=0"), || format!("root dev.current not zero: {current:?}"))?;
+            ensure(kv.ends_with("=0"), || {
+                format!("root dev.current not zero: {current:?}")
+            })?;
         }
     }
     Ok(())
