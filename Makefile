@@ -2,7 +2,7 @@
 # Entry points. Everything big lives in $(DEVCG_CACHE) (default ~/.cache/devcg).
 # V=1 shows full output of every phase.
 
-.PHONY: all setup build run test vm-run bench clean-cache help
+.PHONY: all setup build run test vm-run clean-cache help
 
 all: test
 
@@ -11,7 +11,6 @@ help:
 	@echo "make test           host cargo test + KUnit + end-to-end suite (what CI runs)"
 	@echo "make vm-run PROG=f  run file f (script or static binary) as root in the guest"
 	@echo "make build          set up, graft and build kernel + guest userspace"
-	@echo "make bench          measure cold and warm make test"
 
 setup:
 	@scripts/setup.sh
@@ -31,9 +30,6 @@ vm-run:
 	@test -f "$${DEVCG_CACHE:-$$HOME/.cache/devcg}/build/arch/x86/boot/bzImage" -a \
 		-f "$${DEVCG_CACHE:-$$HOME/.cache/devcg}/guest/base.cpio.gz" || $(MAKE) --no-print-directory build
 	@scripts/vm-run.sh "$(PROG)"
-
-bench:
-	@scripts/bench-test-time.sh
 
 clean-cache:
 	rm -rf "$${DEVCG_CACHE:-$$HOME/.cache/devcg}"
