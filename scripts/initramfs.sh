@@ -11,6 +11,14 @@ build_e2e() {
 }
 phase "build guest test programs" "$LOGS/e2e-build.log" build_e2e
 
+# The kernel's own dmabuf-heaps selftest, against this kernel's uapi headers.
+build_selftests() {
+	make -C "$TREE" O="$BUILD" "${KMAKE_VARS[@]}" headers
+	gcc -static -O2 -Wall -I"$BUILD/usr/include" -I"$TREE/tools/testing/selftests" \
+		-o "$GUEST/dmabuf-heap" "$TREE/tools/testing/selftests/dmabuf-heaps/dmabuf-heap.c"
+}
+phase "build kernel selftests (dmabuf-heaps)" "$LOGS/selftests-build.log" build_selftests
+
 root=$GUEST/root
 rm -rf "$root" && mkdir -p "$root/bin" "$root/usr/bin" "$root/sys/fs/cgroup"
 cp /bin/busybox "$root/bin/busybox"
@@ -18,5 +26,6 @@ install -m 755 "$REPO/tests/e2e/guest/init" "$root/init"
 for bin in "$GUEST"/target/x86_64-unknown-linux-gnu/release/devcg-*; do
 	[ -x "$bin" ] && [ -f "$bin" ] && install -m 755 "$bin" "$root/usr/bin/"
 done
+install -m 755 "$GUEST/dmabuf-heap" "$root/usr/bin/dmabuf-heap"
 (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -1) > "$GUEST/base.cpio.gz.tmp"
 mv "$GUEST/base.cpio.gz.tmp" "$GUEST/base.cpio.gz"

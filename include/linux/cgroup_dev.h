@@ -16,6 +16,7 @@
 #include <linux/types.h>
 
 struct cgroup_subsys_state;
+struct cma;
 
 /* A registered device. Opaque. */
 struct dev_cgroup_device;
@@ -44,6 +45,16 @@ struct dev_cgroup_region_desc {
 	u64 capacity;
 };
 
+/*
+ * What a buffer owes: the pool it was charged to and the size. Embed one in
+ * the buffer, zero-initialised; dev_cgroup_charge_buffer() fills it and
+ * dev_cgroup_uncharge_buffer() gives it back exactly once.
+ */
+struct dev_cgroup_charge {
+	struct dev_cgroup_pool *pool;
+	u64 size;
+};
+
 #ifdef CONFIG_CGROUP_DEV
 
 struct dev_cgroup_device *
@@ -70,6 +81,25 @@ bool dev_cgroup_evict_valuable(struct dev_cgroup_pool *limit_pool,
 			       struct dev_cgroup_pool *test_pool,
 			       bool ignore_low, bool *ret_hit_low);
 void dev_cgroup_pool_put(struct dev_cgroup_pool *pool);
+
+/*
+ * Buffer charges for allocators that cannot evict: 0, -ENOMEM when a dev.max
+ * is hit (or memory is short), -ENODEV when the region's device is gone.
+ */
+int dev_cgroup_charge_buffer(struct dev_cgroup_charge *charge,
+			     struct dev_cgroup_region *region, u64 size,
+			     enum dev_cgroup_consumer consumer);
+void dev_cgroup_uncharge_buffer(struct dev_cgroup_charge *charge);
+
+/* Regions of shared DMA memory registered at boot (src/adapters/memory_regions.c). */
+struct dev_cgroup_region *dev_cgroup_cma_region(const struct cma *cma);
+struct dev_cgroup_region *dev_cgroup_system_ram_region(void);
+
+/* dma-buf heaps adapter (src/adapters/dma_heap.rs), called by the heaps. */
+int dev_cgroup_dma_heap_charge_cma(struct dev_cgroup_charge *charge,
+				   struct cma *cma, u64 size);
+int dev_cgroup_dma_heap_charge_system(struct dev_cgroup_charge *charge, u64 size);
+void dev_cgroup_dma_heap_uncharge(struct dev_cgroup_charge *charge);
 
 #else /* !CONFIG_CGROUP_DEV */
 
@@ -121,6 +151,39 @@ static inline bool dev_cgroup_evict_valuable(struct dev_cgroup_pool *limit_pool,
 }
 
 static inline void dev_cgroup_pool_put(struct dev_cgroup_pool *pool) {}
+
+static inline int dev_cgroup_charge_buffer(struct dev_cgroup_charge *charge,
+					   struct dev_cgroup_region *region, u64 size,
+					   enum dev_cgroup_consumer consumer)
+{
+	return 0;
+}
+
+static inline void dev_cgroup_uncharge_buffer(struct dev_cgroup_charge *charge) {}
+
+static inline struct dev_cgroup_region *dev_cgroup_cma_region(const struct cma *cma)
+{
+	return NULL;
+}
+
+static inline struct dev_cgroup_region *dev_cgroup_system_ram_region(void)
+{
+	return NULL;
+}
+
+static inline int dev_cgroup_dma_heap_charge_cma(struct dev_cgroup_charge *charge,
+						 struct cma *cma, u64 size)
+{
+	return 0;
+}
+
+static inline int dev_cgroup_dma_heap_charge_system(struct dev_cgroup_charge *charge,
+						    u64 size)
+{
+	return 0;
+}
+
+static inline void dev_cgroup_dma_heap_uncharge(struct dev_cgroup_charge *charge) {}
 
 #endif /* CONFIG_CGROUP_DEV */
 

@@ -15,6 +15,7 @@
 #include <linux/cgroup_dev.h>
 #include <linux/cma.h>
 #include <linux/ctype.h>
+#include <linux/export.h>
 #include <linux/init.h>
 #include <linux/mm.h>
 #include <linux/printk.h>
@@ -26,6 +27,9 @@ static struct dev_cgroup_device *devcg_system_device;
 
 #ifdef CONFIG_CMA
 static struct dev_cgroup_device *devcg_cma_device;
+/* Region i of devcg_cma_device is the area devcg_cma_areas[i]. */
+static const struct cma *devcg_cma_areas[MAX_CMA_AREAS];
+static unsigned int devcg_nr_cma_areas;
 
 struct cma_regions {
 	struct dev_cgroup_region_desc descs[MAX_CMA_AREAS];
@@ -50,6 +54,7 @@ static int __init add_cma_area(struct cma *cma, void *data)
 			name[i] = '_';
 	r->descs[r->count].name = name;
 	r->descs[r->count].capacity = (u64)cma_get_size(cma);
+	devcg_cma_areas[r->count] = cma;
 	r->count++;
 	return 0;
 }
@@ -64,11 +69,39 @@ static void __init devcg_register_cma_areas(void)
 	if (IS_ERR(devcg_cma_device)) {
 		pr_warn("dev cgroup: CMA areas not registered: %pe\n", devcg_cma_device);
 		devcg_cma_device = NULL;
+		return;
 	}
+	devcg_nr_cma_areas = cma_regions.count;
+}
+
+/*
+ * The region of a CMA area, or NULL for an area created after boot (none of
+ * the kernel's CMA users does that; such an area would simply not be charged).
+ */
+struct dev_cgroup_region *dev_cgroup_cma_region(const struct cma *cma)
+{
+	unsigned int i;
+
+	for (i = 0; i < devcg_nr_cma_areas; i++)
+		if (devcg_cma_areas[i] == cma)
+			return dev_cgroup_device_region(devcg_cma_device, i);
+	return NULL;
 }
 #else
 static void __init devcg_register_cma_areas(void) {}
+
+struct dev_cgroup_region *dev_cgroup_cma_region(const struct cma *cma)
+{
+	return NULL;
+}
 #endif
+EXPORT_SYMBOL_GPL(dev_cgroup_cma_region);
+
+struct dev_cgroup_region *dev_cgroup_system_ram_region(void)
+{
+	return devcg_system_device ? dev_cgroup_device_region(devcg_system_device, 0) : NULL;
+}
+EXPORT_SYMBOL_GPL(dev_cgroup_system_ram_region);
 
 static int __init devcg_register_memory_regions(void)
 {

@@ -7,6 +7,7 @@
 //! Their C prototypes are checked against these definitions at compile time.
 
 use core::ptr::{self, NonNull};
+use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::bindings;
 use kernel::ffi::{c_char, c_int, c_uint};
 use kernel::prelude::*;
@@ -38,6 +39,8 @@ same_signature!(dev_cgroup_try_charge_css: unsafe extern "C" fn(*mut bindings::c
 same_signature!(dev_cgroup_uncharge: unsafe extern "C" fn(PoolHandle, u64));
 same_signature!(dev_cgroup_evict_valuable: unsafe extern "C" fn(PoolHandle, PoolHandle, bool, *mut bool) -> bool);
 same_signature!(dev_cgroup_pool_put: unsafe extern "C" fn(PoolHandle));
+same_signature!(dev_cgroup_charge_buffer: unsafe extern "C" fn(*mut bindings::dev_cgroup_charge, RegionHandle, u64, bindings::dev_cgroup_consumer) -> c_int);
+same_signature!(dev_cgroup_uncharge_buffer: unsafe extern "C" fn(*mut bindings::dev_cgroup_charge));
 
 /// Most regions a device may register in one call.
 const MAX_REGIONS: usize = 64;
@@ -319,4 +322,61 @@ pub(crate) unsafe extern "C" fn dev_cgroup_pool_put(pool: PoolHandle) {
         // SAFETY: the caller gives its reference back.
         drop(unsafe { Pool::from_handle(pool) });
     }
+}
+
+/// Charges a buffer to the current task's cgroup and records the charge in
+/// `record`; a limit hit is `-ENOMEM`, as allocators that cannot evict report it.
+///
+/// # Safety
+///
+/// `record` must be valid for writes and not hold a live charge; `region` as
+/// for `dev_cgroup_try_charge`.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn dev_cgroup_charge_buffer(
+    record: *mut bindings::dev_cgroup_charge,
+    region: RegionHandle,
+    size: u64,
+    consumer: bindings::dev_cgroup_consumer,
+) -> c_int {
+    if record.is_null() {
+        return EINVAL.to_errno();
+    }
+    let mut pool = ptr::null_mut();
+    // SAFETY: `pool` is writable; `region` is forwarded from the caller.
+    let ret = unsafe { dev_cgroup_try_charge(region, size, consumer, &mut pool, ptr::null_mut()) };
+    // SAFETY: `record` is writable (caller). On failure it records nothing, so
+    // a later `dev_cgroup_uncharge_buffer` on it is a no-op.
+    unsafe {
+        (*record).pool = pool;
+        (*record).size = if ret == 0 { size } else { 0 };
+    }
+    if ret == EAGAIN.to_errno() {
+        ENOMEM.to_errno()
+    } else {
+        ret
+    }
+}
+
+/// Gives back what `record` holds, once: the record is emptied atomically, so a
+/// second call (an error path followed by a release) uncharges nothing.
+///
+/// # Safety
+///
+/// `record` must be NULL, zeroed, or filled by `dev_cgroup_charge_buffer`.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn dev_cgroup_uncharge_buffer(
+    record: *mut bindings::dev_cgroup_charge,
+) {
+    if record.is_null() {
+        return;
+    }
+    // SAFETY: `record` is valid and aligned (caller); once a record is filled,
+    // its `pool` is only written here, through this atomic swap, so a racing
+    // second release finds NULL instead of uncharging twice.
+    let pool = unsafe { AtomicPtr::from_ptr(&raw mut (*record).pool) }
+        .swap(ptr::null_mut(), Ordering::AcqRel);
+    // SAFETY: `size` was written with `pool`, before the buffer was published.
+    let size = unsafe { (*record).size };
+    // SAFETY: a non-NULL pool in a record is a charge's reference, taken once by the swap.
+    unsafe { dev_cgroup_uncharge(pool, size) };
 }

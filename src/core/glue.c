@@ -222,3 +222,5 @@ EXPORT_SYMBOL_GPL(dev_cgroup_try_charge_css);
 EXPORT_SYMBOL_GPL(dev_cgroup_uncharge);
 EXPORT_SYMBOL_GPL(dev_cgroup_evict_valuable);
 EXPORT_SYMBOL_GPL(dev_cgroup_pool_put);
+EXPORT_SYMBOL_GPL(dev_cgroup_charge_buffer);
+EXPORT_SYMBOL_GPL(dev_cgroup_uncharge_buffer);

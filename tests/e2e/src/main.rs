@@ -6,6 +6,7 @@
 
 mod cg;
 mod files;
+mod heaps;
 
 use std::panic::{self, AssertUnwindSafe};
 
@@ -19,7 +20,12 @@ pub struct Test {
 }
 
 fn main() {
-    let tests: Vec<Test> = files::tests();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("heap-alloc") {
+        std::process::exit(heaps::cli(&args[1..]));
+    }
+    let mut tests: Vec<Test> = files::tests();
+    tests.extend(heaps::tests());
     println!("KTAP version 1");
     println!("1..{}", tests.len());
     let mut failed = 0;

@@ -1,0 +1,615 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! dma-buf heaps charged through the real `DMA_HEAP_IOCTL_ALLOC` on
+//! `/dev/dma_heap/*`: limits, hierarchy, buffers outliving their allocator and
+//! its cgroup, notifications, and the kernel's own dmabuf-heaps selftest.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Read;
+use std::mem;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
+use std::process::Command;
+
+use crate::cg::{self, enable_dev, ensure, set, Cgroup, ROOT};
+use crate::{Test, TestResult};
+
+const ENOMEM: i32 = libc::ENOMEM;
+const K: u64 = 1024;
+const M: u64 = 1024 * 1024;
+const PAGE: u64 = 4096;
+
+/// `_IOWR('H', 0x0, struct dma_heap_allocation_data)` from `<linux/dma-heap.h>`.
+const DMA_HEAP_IOCTL_ALLOC: libc::c_ulong = 0xC018_4800;
+
+#[repr(C)]
+struct DmaHeapAllocationData {
+    len: u64,
+    fd: u32,
+    fd_flags: u32,
+    heap_flags: u64,
+}
+
+/// A dma-buf heap and the region its buffers are charged to.
+pub struct Heap {
+    pub name: &'static str,
+    pub device: &'static str,
+    pub region: &'static str,
+}
+
+pub const SYSTEM: Heap = Heap {
+    name: "system",
+    device: "system",
+    region: "region.ram",
+};
+
+/// The CMA heap of the default area (`cma=64M` on the guest's command line).
+pub const CMA: Heap = Heap {
+    name: "reserved",
+    device: "cma",
+    region: "region.reserved",
+};
+
+impl Heap {
+    fn path(&self) -> String {
+        format!("/dev/dma_heap/{}", self.name)
+    }
+
+    /// Allocates a buffer of `len` bytes; the errno on failure.
+    pub fn alloc(&self, len: u64) -> Result<OwnedFd, i32> {
+        let heap = File::open(self.path()).map_err(|e| e.raw_os_error().unwrap_or(-1))?;
+        let mut data = DmaHeapAllocationData {
+            len,
+            fd: 0,
+            fd_flags: (libc::O_RDWR | libc::O_CLOEXEC) as u32,
+            heap_flags: 0,
+        };
+        // SAFETY: `data` is the ioctl's argument structure, valid for the call.
+        let ret = unsafe { libc::ioctl(heap.as_raw_fd(), DMA_HEAP_IOCTL_ALLOC, &mut data) };
+        if ret < 0 {
+            return Err(errno());
+        }
+        // SAFETY: the ioctl returned a new dma-buf fd that nothing else owns.
+        Ok(unsafe { OwnedFd::from_raw_fd(data.fd as RawFd) })
+    }
+
+    /// Like [`Heap::alloc`], failing the test on error.
+    fn must_alloc(&self, len: u64) -> Result<OwnedFd, String> {
+        self.alloc(len).map_err(|e| {
+            format!(
+                "{} heap: allocating {len} bytes failed with errno {e}",
+                self.name
+            )
+        })
+    }
+
+    /// This heap's region in `file` (dev.current, dev.max...) of cgroup `dir`.
+    fn value_in(&self, dir: &Path, file: &str, suffix: &str) -> Result<u64, String> {
+        let text = cg::read(dir.join(file))?;
+        let key = format!("{}{suffix}", self.region);
+        let v = cg::value(&text, self.device, &key).ok_or_else(|| {
+            format!(
+                "{}: no {} {key} in {text:?}",
+                dir.join(file).display(),
+                self.device
+            )
+        })?;
+        v.parse()
+            .map_err(|_| format!("{}: {key}={v} is not a number", dir.join(file).display()))
+    }
+
+    fn current(&self, dir: &Path) -> Result<u64, String> {
+        self.value_in(dir, "dev.current", "")
+    }
+
+    fn expect(&self, dir: &Path, file: &str, suffix: &str, want: u64) -> TestResult {
+        let got = self.value_in(dir, file, suffix)?;
+        ensure(got == want, || {
+            format!(
+                "{}: {} {}{suffix} is {got}, expected {want}",
+                dir.join(file).display(),
+                self.device,
+                self.region
+            )
+        })
+    }
+
+    fn set_max(&self, dir: &Path, value: &str) -> TestResult {
+        set(
+            dir.join("dev.max"),
+            &format!("{} {}={value}", self.device, self.region),
+        )
+    }
+}
+
+fn errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(-1)
+}
+
+/// Moves this process into `dir`; back to the root when dropped.
+struct Inside;
+
+impl Inside {
+    fn new(dir: &Path) -> Result<Self, String> {
+        set(dir.join("cgroup.procs"), "0")?;
+        Ok(Inside)
+    }
+}
+
+impl Drop for Inside {
+    fn drop(&mut self) {
+        let _ = cg::write(format!("{ROOT}/cgroup.procs"), "0");
+    }
+}
+
+fn root() -> &'static Path {
+    Path::new(ROOT)
+}
+
+pub fn tests() -> Vec<Test> {
+    vec![
+        Test {
+            name: "heaps_present",
+            run: heaps_present,
+        },
+        Test {
+            name: "system_heap_limit_refuses_with_enomem",
+            run: || limit_refuses_with_enomem(&SYSTEM),
+        },
+        Test {
+            name: "cma_heap_limit_refuses_with_enomem",
+            run: || limit_refuses_with_enomem(&CMA),
+        },
+        Test {
+            name: "siblings_share_parent_limit",
+            run: siblings_share_parent_limit,
+        },
+        Test {
+            name: "moving_task_does_not_move_charge",
+            run: moving_task_does_not_move_charge,
+        },
+        Test {
+            name: "fd_passed_to_another_process_keeps_charge",
+            run: fd_passed_to_another_process_keeps_charge,
+        },
+        Test {
+            name: "limit_hit_wakes_poll_and_inotify",
+            run: limit_hit_wakes_poll_and_inotify,
+        },
+        Test {
+            name: "kernel_selftest_dmabuf_heaps",
+            run: kernel_selftest_dmabuf_heaps,
+        },
+        Test {
+            name: "no_heap_charge_left",
+            run: no_heap_charge_left,
+        },
+    ]
+}
+
+fn heaps_present() -> TestResult {
+    for heap in [&SYSTEM, &CMA] {
+        ensure(Path::new(&heap.path()).exists(), || {
+            format!("{} is missing", heap.path())
+        })?;
+    }
+    Ok(())
+}
+
+/// Free CMA memory in bytes, from /proc/meminfo.
+fn cma_free() -> Result<u64, String> {
+    let meminfo = cg::read("/proc/meminfo")?;
+    meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("CmaFree:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map(|kb| kb * K)
+        .ok_or_else(|| "no CmaFree in /proc/meminfo".to_string())
+}
+
+/// Fills a 1M limit exactly (page-rounded sizes), is refused with ENOMEM
+/// without allocating, counts the refusals, and gives everything back.
+fn limit_refuses_with_enomem(heap: &Heap) -> TestResult {
+    let root_before = heap.current(root())?;
+    enable_dev(ROOT)?;
+    let cg = Cgroup::new(ROOT, "heap_limit")?;
+    heap.set_max(&cg.path, "1M")?;
+    let mut buffers = Vec::new();
+    {
+        let _inside = Inside::new(&cg.path)?;
+        // The heaps round to whole pages.
+        buffers.push(heap.must_alloc(1000)?);
+        heap.expect(&cg.path, "dev.current", "", PAGE)?;
+        for _ in 0..3 {
+            buffers.push(heap.must_alloc(256 * K)?);
+        }
+        let used = PAGE + 3 * 256 * K;
+        heap.expect(&cg.path, "dev.current", "", used)?;
+        let free_before = if heap.name == CMA.name {
+            cma_free()?
+        } else {
+            0
+        };
+        match heap.alloc(256 * K) {
+            Err(ENOMEM) => {}
+            other => return Err(format!("over the limit: expected ENOMEM, got {other:?}")),
+        }
+        if heap.name == CMA.name {
+            let free_after = cma_free()?;
+            ensure(free_after == free_before, || {
+                format!(
+                    "a refused allocation took CMA memory: CmaFree {free_before} -> {free_after}"
+                )
+            })?;
+        }
+        heap.expect(&cg.path, "dev.current", "", used)?;
+        // Exactly up to the limit is allowed.
+        buffers.push(heap.must_alloc(M - used)?);
+        heap.expect(&cg.path, "dev.current", "", M)?;
+        ensure(heap.alloc(1).err() == Some(ENOMEM), || {
+            "a page over a full limit was not refused".into()
+        })?;
+    }
+    heap.expect(&cg.path, "dev.events", ".max", 2)?;
+    heap.expect(&cg.path, "dev.events.local", ".max", 2)?;
+    heap.expect(&cg.path, "dev.stat", ".dma_heap", M)?;
+    heap.expect(&cg.path, "dev.stat", ".drm", 0)?;
+    heap.expect(&cg.path, "dev.peak", "", M)?;
+    heap.expect(root(), "dev.current", "", root_before + M)?;
+    drop(buffers);
+    heap.expect(&cg.path, "dev.current", "", 0)?;
+    heap.expect(&cg.path, "dev.stat", ".dma_heap", 0)?;
+    heap.expect(root(), "dev.current", "", root_before)
+}
+
+/// Two siblings under a limited parent share its limit; freeing in one lets
+/// the other allocate. The refusal counts at the parent, whose limit was hit.
+fn siblings_share_parent_limit() -> TestResult {
+    let heap = &SYSTEM;
+    enable_dev(ROOT)?;
+    let parent = Cgroup::new(ROOT, "heap_parent")?;
+    heap.set_max(&parent.path, "1M")?;
+    enable_dev(&parent.path)?;
+    let a = Cgroup::new(&parent.path, "a")?;
+    let b = Cgroup::new(&parent.path, "b")?;
+    let in_a = {
+        let _inside = Inside::new(&a.path)?;
+        heap.must_alloc(768 * K)?
+    };
+    let in_b = {
+        let _inside = Inside::new(&b.path)?;
+        ensure(heap.alloc(512 * K).err() == Some(ENOMEM), || {
+            "b allocated past the parent's limit".into()
+        })?;
+        heap.must_alloc(256 * K)?
+    };
+    heap.expect(&parent.path, "dev.current", "", M)?;
+    heap.expect(&a.path, "dev.current", "", 768 * K)?;
+    heap.expect(&b.path, "dev.current", "", 256 * K)?;
+    heap.expect(&parent.path, "dev.events", ".max", 1)?;
+    heap.expect(&parent.path, "dev.events.local", ".max", 1)?;
+    heap.expect(&b.path, "dev.events", ".max", 0)?;
+    drop(in_a);
+    let more_in_b = {
+        let _inside = Inside::new(&b.path)?;
+        heap.must_alloc(512 * K)?
+    };
+    heap.expect(&parent.path, "dev.current", "", 768 * K)?;
+    drop((in_b, more_in_b));
+    heap.expect(&parent.path, "dev.current", "", 0)
+}
+
+/// A charge stays with the cgroup that allocated, wherever the task goes.
+fn moving_task_does_not_move_charge() -> TestResult {
+    let heap = &SYSTEM;
+    enable_dev(ROOT)?;
+    let a = Cgroup::new(ROOT, "heap_move_a")?;
+    let b = Cgroup::new(ROOT, "heap_move_b")?;
+    let first = {
+        let _inside = Inside::new(&a.path)?;
+        heap.must_alloc(256 * K)?
+    };
+    let _inside = Inside::new(&b.path)?;
+    heap.expect(&a.path, "dev.current", "", 256 * K)?;
+    heap.expect(&b.path, "dev.current", "", 0)?;
+    let second = heap.must_alloc(4 * K)?;
+    drop(first); // freed by a task now in b
+    heap.expect(&a.path, "dev.current", "", 0)?;
+    heap.expect(&b.path, "dev.current", "", 4 * K)?;
+    drop(second);
+    heap.expect(&b.path, "dev.current", "", 0)
+}
+
+/// Sends `fd` over a unix socket with SCM_RIGHTS.
+fn send_fd(sock: RawFd, fd: RawFd) -> Result<(), i32> {
+    let mut byte = [0u8; 1];
+    // SAFETY: plain C structures, filled as cmsg(3) describes; every pointer
+    // refers to a live local for the duration of sendmsg().
+    unsafe {
+        let space = libc::CMSG_SPACE(mem::size_of::<RawFd>() as u32) as usize;
+        let mut control = vec![0u8; space];
+        let mut iov = libc::iovec {
+            iov_base: byte.as_mut_ptr().cast(),
+            iov_len: 1,
+        };
+        let mut msg: libc::msghdr = mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = space;
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(mem::size_of::<RawFd>() as u32) as usize;
+        libc::CMSG_DATA(cmsg).cast::<RawFd>().write_unaligned(fd);
+        if libc::sendmsg(sock, &msg, 0) != 1 {
+            return Err(errno());
+        }
+    }
+    Ok(())
+}
+
+/// Receives one fd sent with [`send_fd`].
+fn recv_fd(sock: RawFd) -> Result<OwnedFd, String> {
+    let mut byte = [0u8; 1];
+    // SAFETY: as in send_fd; the received fd is new and owned by us.
+    unsafe {
+        let space = libc::CMSG_SPACE(mem::size_of::<RawFd>() as u32) as usize;
+        let mut control = vec![0u8; space];
+        let mut iov = libc::iovec {
+            iov_base: byte.as_mut_ptr().cast(),
+            iov_len: 1,
+        };
+        let mut msg: libc::msghdr = mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = space;
+        if libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC) != 1 {
+            return Err(format!("recvmsg: errno {}", errno()));
+        }
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        if cmsg.is_null() || (*cmsg).cmsg_type != libc::SCM_RIGHTS {
+            return Err("no fd received".into());
+        }
+        Ok(OwnedFd::from_raw_fd(
+            libc::CMSG_DATA(cmsg).cast::<RawFd>().read_unaligned(),
+        ))
+    }
+}
+
+/// A buffer allocated by a process that then exits, passed to us over a unix
+/// socket, stays charged to the allocator's cgroup until our last close, also
+/// after that cgroup is removed (its parent keeps counting it).
+fn fd_passed_to_another_process_keeps_charge() -> TestResult {
+    let heap = &SYSTEM;
+    enable_dev(ROOT)?;
+    let parent = Cgroup::new(ROOT, "heap_pass")?;
+    enable_dev(&parent.path)?;
+    let allocator_cg = Cgroup::new(&parent.path, "allocator")?;
+    let root_before = heap.current(root())?;
+    let mut socks = [0; 2];
+    // SAFETY: `socks` has room for the two fds.
+    if unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+            0,
+            socks.as_mut_ptr(),
+        )
+    } != 0
+    {
+        return Err(format!("socketpair: errno {}", errno()));
+    }
+    // SAFETY: socketpair() returned two new fds that we own.
+    let (ours, theirs) = unsafe {
+        (
+            OwnedFd::from_raw_fd(socks[0]),
+            OwnedFd::from_raw_fd(socks[1]),
+        )
+    };
+    // SAFETY: this program is single-threaded, so the child may run anything.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(format!("fork: errno {}", errno()));
+    }
+    if pid == 0 {
+        // The allocator: join its cgroup, allocate, send the buffer, exit.
+        let ok = set(allocator_cg.file("cgroup.procs"), "0").is_ok()
+            && heap
+                .alloc(512 * K)
+                .is_ok_and(|buf| send_fd(theirs.as_raw_fd(), buf.as_raw_fd()).is_ok());
+        // SAFETY: leaves the child without running the parent's destructors.
+        unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+    }
+    drop(theirs);
+    let received = recv_fd(ours.as_raw_fd());
+    let mut status = 0;
+    // SAFETY: `pid` is our child; `status` is writable.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    let buffer = received?;
+    ensure(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        || format!("allocator process failed (status {status:#x})"),
+    )?;
+    heap.expect(&allocator_cg.path, "dev.current", "", 512 * K)?;
+    heap.expect(&parent.path, "dev.current", "", 512 * K)?;
+    // The allocator has exited: its cgroup can go, the charge stays counted above.
+    fs::remove_dir(&allocator_cg.path).map_err(|e| format!("rmdir allocator cgroup: {e}"))?;
+    heap.expect(&parent.path, "dev.current", "", 512 * K)?;
+    heap.expect(root(), "dev.current", "", root_before + 512 * K)?;
+    drop(buffer);
+    heap.expect(&parent.path, "dev.current", "", 0)?;
+    heap.expect(root(), "dev.current", "", root_before)
+}
+
+/// A refused charge wakes poll(POLLPRI) on dev.events and inotify watchers.
+fn limit_hit_wakes_poll_and_inotify() -> TestResult {
+    let heap = &SYSTEM;
+    enable_dev(ROOT)?;
+    let cg = Cgroup::new(ROOT, "heap_notify")?;
+    heap.set_max(&cg.path, "64K")?;
+    let events = cg.file("dev.events");
+    let mut opened = OpenOptions::new()
+        .read(true)
+        .open(&events)
+        .map_err(|e| format!("open {}: {e}", events.display()))?;
+    let mut text = String::new();
+    opened
+        .read_to_string(&mut text)
+        .map_err(|e| e.to_string())?;
+    // SAFETY: no preconditions.
+    let inotify = unsafe { libc::inotify_init1(libc::IN_CLOEXEC | libc::IN_NONBLOCK) };
+    ensure(inotify >= 0, || format!("inotify_init1: errno {}", errno()))?;
+    // SAFETY: inotify_init1() returned a new fd that we own.
+    let inotify = unsafe { OwnedFd::from_raw_fd(inotify) };
+    let path =
+        std::ffi::CString::new(events.to_string_lossy().as_bytes()).map_err(|e| e.to_string())?;
+    // SAFETY: `path` is a NUL-terminated string.
+    let watch =
+        unsafe { libc::inotify_add_watch(inotify.as_raw_fd(), path.as_ptr(), libc::IN_MODIFY) };
+    ensure(watch >= 0, || {
+        format!("inotify_add_watch: errno {}", errno())
+    })?;
+    {
+        let _inside = Inside::new(&cg.path)?;
+        ensure(heap.alloc(128 * K).err() == Some(ENOMEM), || {
+            "allocation over 64K was not refused".into()
+        })?;
+    }
+    let mut fds = [
+        libc::pollfd {
+            fd: opened.as_raw_fd(),
+            events: libc::POLLPRI,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: inotify.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+    ];
+    // Both wake-ups come within a few jiffies (cgroup_file_notify rate-limits); allow 10 s.
+    for _ in 0..100 {
+        // SAFETY: `fds` holds two valid pollfd entries.
+        unsafe { libc::poll(fds.as_mut_ptr(), 2, 100) };
+        if fds[0].revents & libc::POLLPRI != 0 && fds[1].revents & libc::POLLIN != 0 {
+            break;
+        }
+        fds[0].events = if fds[0].revents & libc::POLLPRI != 0 {
+            0
+        } else {
+            libc::POLLPRI
+        };
+        fds[1].events = if fds[1].revents & libc::POLLIN != 0 {
+            0
+        } else {
+            libc::POLLIN
+        };
+    }
+    let polled = fds[0].revents & libc::POLLPRI != 0 || fds[0].events == 0;
+    let notified = fds[1].revents & libc::POLLIN != 0 || fds[1].events == 0;
+    ensure(polled, || "poll(POLLPRI) on dev.events did not wake".into())?;
+    ensure(notified, || {
+        "inotify IN_MODIFY on dev.events did not arrive".into()
+    })?;
+    heap.expect(&cg.path, "dev.events", ".max", 1)
+}
+
+/// tools/testing/selftests/dmabuf-heaps, built by scripts/initramfs.sh, run in
+/// a cgroup whose limits it stays under, so every buffer it takes is charged.
+fn kernel_selftest_dmabuf_heaps() -> TestResult {
+    let bin = "/usr/bin/dmabuf-heap";
+    ensure(Path::new(bin).exists(), || {
+        format!("{bin} missing from the initramfs")
+    })?;
+    enable_dev(ROOT)?;
+    let cg = Cgroup::new(ROOT, "heap_selftest")?;
+    for heap in [&SYSTEM, &CMA] {
+        heap.set_max(&cg.path, "48M")?;
+    }
+    let output = {
+        let _inside = Inside::new(&cg.path)?;
+        Command::new(bin)
+            .output()
+            .map_err(|e| format!("run {bin}: {e}"))?
+    };
+    let log = String::from_utf8_lossy(&output.stdout);
+    let peak_system = SYSTEM.value_in(&cg.path, "dev.peak", "")?;
+    let peak_cma = CMA.value_in(&cg.path, "dev.peak", "")?;
+    ensure(output.status.success(), || {
+        format!("{bin} failed ({}):\n{log}", output.status)
+    })?;
+    let totals = log.lines().find(|l| l.starts_with("# Totals: pass:"));
+    let totals = totals.ok_or_else(|| format!("no kselftest totals:\n{log}"))?;
+    println!("# dmabuf-heap selftest {}", totals.trim_start_matches("# "));
+    ensure(totals.contains(" fail:0 "), || {
+        format!("kselftest failures:\n{log}")
+    })?;
+    ensure(peak_system > 0 && peak_cma > 0, || {
+        format!("selftest buffers were not charged: peak system {peak_system}, cma {peak_cma}")
+    })?;
+    for heap in [&SYSTEM, &CMA] {
+        heap.expect(&cg.path, "dev.current", "", 0)?;
+    }
+    Ok(())
+}
+
+/// Nothing else in the guest allocates from the heaps: once every test has
+/// freed its buffers, the root's usage of both heap regions is 0.
+fn no_heap_charge_left() -> TestResult {
+    for heap in [&SYSTEM, &CMA] {
+        heap.expect(root(), "dev.current", "", 0)?;
+    }
+    Ok(())
+}
+
+/// `devcg-e2e heap-alloc <heap> <size> <count> [cgroup]`: for the demo.
+/// Allocates up to `count` buffers, printing each outcome, then the cgroup's
+/// dev.current and dev.events while the buffers are held, then frees them.
+pub fn cli(args: &[String]) -> i32 {
+    let [heap, size, count, rest @ ..] = args else {
+        eprintln!("usage: devcg-e2e heap-alloc <system|reserved> <bytes> <count> [cgroup dir]");
+        return 2;
+    };
+    let heap = match heap.as_str() {
+        "system" => &SYSTEM,
+        "reserved" => &CMA,
+        _ => {
+            eprintln!("unknown heap {heap}");
+            return 2;
+        }
+    };
+    let (Ok(size), Ok(count)) = (size.parse::<u64>(), count.parse::<u32>()) else {
+        eprintln!("size and count must be numbers");
+        return 2;
+    };
+    let mut held = Vec::new();
+    for i in 1..=count {
+        match heap.alloc(size) {
+            Ok(fd) => {
+                println!(
+                    "  buffer {i}: {size} bytes from /dev/dma_heap/{}: ok",
+                    heap.name
+                );
+                held.push(fd);
+            }
+            Err(e) => println!(
+                "  buffer {i}: {size} bytes from /dev/dma_heap/{}: refused, {}",
+                heap.name,
+                if e == ENOMEM {
+                    "ENOMEM".to_string()
+                } else {
+                    format!("errno {e}")
+                }
+            ),
+        }
+    }
+    if let Some(dir) = rest.first() {
+        for file in ["dev.current", "dev.events"] {
+            let text = cg::read(Path::new(dir).join(file)).unwrap_or_else(|e| e);
+            println!("  {file} while holding {} buffers:\n{text}", held.len());
+        }
+    }
+    0
+}
