@@ -32,6 +32,20 @@ check '[ $r = refused ] && grep -q "^cma region.reserved=16777216" $cg/demo/dev.
 if echo "gpu9 region.vram=1M" > $cg/demo/dev.max 2>/dev/null; then r=accepted; else r=refused; fi
 check '[ $r = refused ]' "unknown device refused"
 
+step "dma-buf heap buffers are charged, and refused at the limit"
+echo "  This shell joins demo/ and allocates 4 MiB buffers from the CMA heap"
+echo "  (/dev/dma_heap/reserved) until demo/dev.max (16M) refuses one:"
+echo 0 > $cg/demo/cgroup.procs
+out=$(devcg-e2e heap-alloc reserved 4194304 5 $cg/demo)
+echo 0 > $cg/cgroup.procs
+echo "$out"
+check 'echo "$out" | grep -q "buffer 4: 4194304 bytes .*: ok"' "four 4 MiB buffers fit under 16M"
+check 'echo "$out" | grep -q "buffer 5: .*refused, ENOMEM"' "the fifth is refused with ENOMEM"
+check 'echo "$out" | grep -q "^cma region.reserved=16777216"' "dev.current showed 16M while they were held"
+check 'grep -q "^cma region.reserved.max=1" $cg/demo/dev.events' "dev.events counted the refusal"
+echo '$ cat demo/dev.current   (the buffers were freed when the program exited)'; cat $cg/demo/dev.current
+check 'grep -q "^cma region.reserved=0" $cg/demo/dev.current' "everything was uncharged"
+
 rmdir $cg/demo
 echo
 [ $fail = 0 ] && echo "demo: all checks held" || echo "demo: some checks FAILED"

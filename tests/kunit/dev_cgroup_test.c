@@ -22,140 +22,18 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 
+#include "cgroupfs.h"
+
 #define DEV_NAME "kunit_dev"
-
-static struct vfsmount *cg_mnt;
-
-struct test_cg {
-	struct dentry *dentry;
-	struct dentry *parent;
-	struct cgroup_subsys_state *css;
-};
+/* The value of @key on the test device's line of file @name of @dir. */
+#define cg_value(test, dir, name, key) devcg_test_value(test, dir, name, DEV_NAME, key)
 
 struct test_ctx {
 	struct dev_cgroup_device *dev;
 	struct dev_cgroup_region *a, *b;
 };
 
-static int cg_file_open(struct dentry *dir, const char *name, int flags, struct file **ret)
-{
-	struct path path = { .mnt = cg_mnt, .dentry = dir };
-	struct file *f = file_open_root(&path, name, flags, 0);
-
-	if (IS_ERR(f))
-		return PTR_ERR(f);
-	*ret = f;
-	return 0;
-}
-
-/* Writes @text in one write, as userspace does; returns 0 or -errno. */
-static int cg_write(struct dentry *dir, const char *name, const char *text)
-{
-	struct file *f;
-	loff_t pos = 0;
-	ssize_t n;
-	int ret = cg_file_open(dir, name, O_WRONLY, &f);
-
-	if (ret)
-		return ret;
-	n = kernel_write(f, text, strlen(text), &pos);
-	fput(f);
-	return n < 0 ? n : 0;
-}
-
-static int cg_read(struct dentry *dir, const char *name, char *buf, size_t len)
-{
-	struct file *f;
-	loff_t pos = 0;
-	ssize_t n;
-	int ret = cg_file_open(dir, name, O_RDONLY, &f);
-
-	if (ret)
-		return ret;
-	n = kernel_read(f, buf, len - 1, &pos);
-	fput(f);
-	if (n < 0)
-		return n;
-	buf[n] = '\0';
-	return 0;
-}
-
-/*
- * The value of @key (e.g. "region.a" or "region.a.max") on the test device's
- * line of file @name of @dir; U64_MAX for "max"; fails the test if missing.
- */
-static u64 cg_value(struct kunit *test, struct dentry *dir, const char *name, const char *key)
-{
-	char *buf = kunit_kzalloc(test, 4096, GFP_KERNEL);
-	char needle[64], token[32];
-	const char *line, *at;
-	size_t n;
-	u64 value;
-
-	KUNIT_ASSERT_NOT_NULL(test, buf);
-	KUNIT_ASSERT_EQ(test, cg_read(dir, name, buf, 4096), 0);
-	line = strstr(buf, DEV_NAME " ");
-	KUNIT_ASSERT_NOT_NULL_MSG(test, line, "%s: no %s line in %s", name, DEV_NAME, buf);
-	snprintf(needle, sizeof(needle), " %s=", key);
-	at = strstr(line, needle);
-	KUNIT_ASSERT_NOT_NULL_MSG(test, at, "%s: no %s in %s", name, key, line);
-	at += strlen(needle);
-	n = strcspn(at, " \n");
-	KUNIT_ASSERT_LT(test, n, sizeof(token));
-	memcpy(token, at, n);
-	token[n] = '\0';
-	if (!strcmp(token, "max"))
-		return U64_MAX;
-	KUNIT_ASSERT_EQ(test, kstrtoull(token, 10, &value), 0);
-	return value;
-}
-
-static struct test_cg *cg_create(struct kunit *test, struct test_cg *parent, const char *name)
-{
-	struct dentry *pdir = parent ? parent->dentry : cg_mnt->mnt_root;
-	struct test_cg *cg = kunit_kzalloc(test, sizeof(*cg), GFP_KERNEL);
-	struct dentry *d;
-	int ret;
-
-	KUNIT_ASSERT_NOT_NULL(test, cg);
-	KUNIT_ASSERT_EQ(test, cg_write(pdir, "cgroup.subtree_control", "+dev"), 0);
-	inode_lock_nested(d_inode(pdir), I_MUTEX_PARENT);
-	d = lookup_one_len(name, pdir, strlen(name));
-	if (IS_ERR(d)) {
-		inode_unlock(d_inode(pdir));
-		KUNIT_FAIL_AND_ABORT(test, "lookup %s: %ld", name, PTR_ERR(d));
-	}
-	ret = vfs_mkdir(&nop_mnt_idmap, d_inode(pdir), d, 0755);
-	/* kernfs leaves the dentry passed to mkdir negative: look it up again. */
-	dput(d);
-	d = ret ? ERR_PTR(ret) : lookup_one_len(name, pdir, strlen(name));
-	inode_unlock(d_inode(pdir));
-	if (IS_ERR(d))
-		KUNIT_FAIL_AND_ABORT(test, "mkdir %s: %ld", name, PTR_ERR(d));
-	cg->dentry = d;
-	cg->parent = pdir;
-	cg->css = css_tryget_online_from_dir(d, &dev_cgrp_subsys);
-	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(cg->css));
-	return cg;
-}
-
-/* Removes a cgroup (rmdir) and drops the test's css reference. */
-static void cg_remove(struct kunit *test, struct test_cg *cg)
-{
-	int ret;
-
-	if (!cg->dentry)
-		return;
-	css_put(cg->css);
-	inode_lock_nested(d_inode(cg->parent), I_MUTEX_PARENT);
-	ret = vfs_rmdir(&nop_mnt_idmap, d_inode(cg->parent), cg->dentry);
-	inode_unlock(d_inode(cg->parent));
-	dput(cg->dentry);
-	cg->dentry = NULL;
-	KUNIT_EXPECT_EQ(test, ret, 0);
-}
-
-static struct dev_cgroup_pool *charge_ok(struct kunit *test, struct test_cg *cg,
+static struct dev_cgroup_pool *charge_ok(struct kunit *test, struct devcg_test_cg *cg,
 					 struct dev_cgroup_region *region, u64 size,
 					 enum dev_cgroup_consumer consumer)
 {
@@ -169,19 +47,12 @@ static struct dev_cgroup_pool *charge_ok(struct kunit *test, struct test_cg *cg,
 
 static int suite_init(struct kunit_suite *suite)
 {
-	struct file_system_type *type = get_fs_type("cgroup2");
-
-	if (!type)
-		return -ENODEV;
-	cg_mnt = kern_mount(type);
-	put_filesystem(type);
-	return PTR_ERR_OR_ZERO(cg_mnt);
+	return devcg_test_mount();
 }
 
 static void suite_exit(struct kunit_suite *suite)
 {
-	if (!IS_ERR_OR_NULL(cg_mnt))
-		kern_unmount(cg_mnt);
+	devcg_test_unmount();
 }
 
 static int test_init(struct kunit *test)
@@ -229,7 +100,7 @@ static void registration_rejects_bad_input(struct kunit *test)
 
 static void capacity_lists_registered_regions(struct kunit *test)
 {
-	struct dentry *root = cg_mnt->mnt_root;
+	struct dentry *root = devcg_test_mnt->mnt_root;
 
 	KUNIT_EXPECT_EQ(test, cg_value(test, root, "dev.capacity", "region.a"), (u64)SZ_1G);
 	KUNIT_EXPECT_EQ(test, cg_value(test, root, "dev.capacity", "region.b"), (u64)SZ_16M);
@@ -238,12 +109,12 @@ static void capacity_lists_registered_regions(struct kunit *test)
 static void hierarchical_limit_shared_by_siblings(struct kunit *test)
 {
 	struct test_ctx *ctx = test->priv;
-	struct test_cg *p = cg_create(test, NULL, "kunit_devcg_p");
-	struct test_cg *a = cg_create(test, p, "a");
-	struct test_cg *b = cg_create(test, p, "b");
+	struct devcg_test_cg *p = devcg_test_cg_create(test, NULL, "kunit_devcg_p");
+	struct devcg_test_cg *a = devcg_test_cg_create(test, p, "a");
+	struct devcg_test_cg *b = devcg_test_cg_create(test, p, "b");
 	struct dev_cgroup_pool *pa, *pb = NULL, *limit = NULL;
 
-	KUNIT_ASSERT_EQ(test, cg_write(p->dentry, "dev.max", DEV_NAME " region.a=1M"), 0);
+	KUNIT_ASSERT_EQ(test, devcg_test_write(p->dentry, "dev.max", DEV_NAME " region.a=1M"), 0);
 	pa = charge_ok(test, a, ctx->a, 600 * SZ_1K, DEV_CGROUP_CONSUMER_OTHER);
 	KUNIT_EXPECT_EQ(test, dev_cgroup_try_charge_css(b->css, ctx->a, 600 * SZ_1K,
 			DEV_CGROUP_CONSUMER_OTHER, &pb, &limit), -EAGAIN);
@@ -268,19 +139,19 @@ static void hierarchical_limit_shared_by_siblings(struct kunit *test)
 	dev_cgroup_uncharge(pb, 600 * SZ_1K);
 	KUNIT_EXPECT_EQ(test, cg_value(test, p->dentry, "dev.current", "region.a"), 0ull);
 
-	cg_remove(test, a);
-	cg_remove(test, b);
-	cg_remove(test, p);
+	devcg_test_cg_remove(test, a);
+	devcg_test_cg_remove(test, b);
+	devcg_test_cg_remove(test, p);
 }
 
 static void child_limit_counts_local_and_hierarchical_events(struct kunit *test)
 {
 	struct test_ctx *ctx = test->priv;
-	struct test_cg *p = cg_create(test, NULL, "kunit_devcg_ev");
-	struct test_cg *a = cg_create(test, p, "a");
+	struct devcg_test_cg *p = devcg_test_cg_create(test, NULL, "kunit_devcg_ev");
+	struct devcg_test_cg *a = devcg_test_cg_create(test, p, "a");
 	struct dev_cgroup_pool *pool = NULL, *limit = NULL;
 
-	KUNIT_ASSERT_EQ(test, cg_write(a->dentry, "dev.max", DEV_NAME " region.b=100K"), 0);
+	KUNIT_ASSERT_EQ(test, devcg_test_write(a->dentry, "dev.max", DEV_NAME " region.b=100K"), 0);
 	KUNIT_EXPECT_EQ(test, dev_cgroup_try_charge_css(a->css, ctx->b, 200 * SZ_1K,
 			DEV_CGROUP_CONSUMER_DRM, &pool, &limit), -EAGAIN);
 	KUNIT_EXPECT_NULL(test, pool);
@@ -290,14 +161,14 @@ static void child_limit_counts_local_and_hierarchical_events(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, cg_value(test, p->dentry, "dev.events.local", "region.b.max"), 0ull);
 	KUNIT_EXPECT_EQ(test, cg_value(test, p->dentry, "dev.current", "region.b"), 0ull);
 	dev_cgroup_pool_put(limit);
-	cg_remove(test, a);
-	cg_remove(test, p);
+	devcg_test_cg_remove(test, a);
+	devcg_test_cg_remove(test, p);
 }
 
 static void peak_stat_and_limit_below_usage(struct kunit *test)
 {
 	struct test_ctx *ctx = test->priv;
-	struct test_cg *c = cg_create(test, NULL, "kunit_devcg_peak");
+	struct devcg_test_cg *c = devcg_test_cg_create(test, NULL, "kunit_devcg_peak");
 	struct dev_cgroup_pool *drm, *v4l2, *pool = NULL;
 
 	drm = charge_ok(test, c, ctx->a, 300 * SZ_1K, DEV_CGROUP_CONSUMER_DRM);
@@ -307,41 +178,41 @@ static void peak_stat_and_limit_below_usage(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, cg_value(test, c->dentry, "dev.stat", "region.a.dma_heap"), 0ull);
 	dev_cgroup_uncharge(v4l2, 100 * SZ_1K);
 	KUNIT_EXPECT_EQ(test, cg_value(test, c->dentry, "dev.peak", "region.a"), 400ull * SZ_1K);
-	KUNIT_EXPECT_EQ(test, cg_write(c->dentry, "dev.peak", "reset\n"), 0);
+	KUNIT_EXPECT_EQ(test, devcg_test_write(c->dentry, "dev.peak", "reset\n"), 0);
 	KUNIT_EXPECT_EQ(test, cg_value(test, c->dentry, "dev.peak", "region.a"), 300ull * SZ_1K);
 
 	/* A max below usage is accepted; new charges fail until usage drops. */
-	KUNIT_EXPECT_EQ(test, cg_write(c->dentry, "dev.max", DEV_NAME " region.a=100K"), 0);
+	KUNIT_EXPECT_EQ(test, devcg_test_write(c->dentry, "dev.max", DEV_NAME " region.a=100K"), 0);
 	KUNIT_EXPECT_EQ(test, dev_cgroup_try_charge_css(c->css, ctx->a, SZ_4K,
 			DEV_CGROUP_CONSUMER_DRM, &pool, NULL), -EAGAIN);
 	dev_cgroup_uncharge(drm, 300 * SZ_1K);
 	pool = charge_ok(test, c, ctx->a, 100 * SZ_1K, DEV_CGROUP_CONSUMER_DRM);
 	dev_cgroup_uncharge(pool, 100 * SZ_1K);
 	KUNIT_EXPECT_EQ(test, cg_value(test, c->dentry, "dev.stat", "region.a.drm"), 0ull);
-	cg_remove(test, c);
+	devcg_test_cg_remove(test, c);
 }
 
 static void offline_cgroup_keeps_charges_until_uncharged(struct kunit *test)
 {
 	struct test_ctx *ctx = test->priv;
-	struct test_cg *p = cg_create(test, NULL, "kunit_devcg_off");
-	struct test_cg *c = cg_create(test, p, "c");
+	struct devcg_test_cg *p = devcg_test_cg_create(test, NULL, "kunit_devcg_off");
+	struct devcg_test_cg *c = devcg_test_cg_create(test, p, "c");
 	struct dev_cgroup_pool *pool;
 
-	KUNIT_ASSERT_EQ(test, cg_write(c->dentry, "dev.max", DEV_NAME " region.a=1M"), 0);
+	KUNIT_ASSERT_EQ(test, devcg_test_write(c->dentry, "dev.max", DEV_NAME " region.a=1M"), 0);
 	pool = charge_ok(test, c, ctx->a, 512 * SZ_1K, DEV_CGROUP_CONSUMER_OTHER);
-	cg_remove(test, c);
+	devcg_test_cg_remove(test, c);
 	/* Gone from the tree, still counted by its ancestors. */
 	KUNIT_EXPECT_EQ(test, cg_value(test, p->dentry, "dev.current", "region.a"), 512ull * SZ_1K);
 	dev_cgroup_uncharge(pool, 512 * SZ_1K);
 	KUNIT_EXPECT_EQ(test, cg_value(test, p->dentry, "dev.current", "region.a"), 0ull);
-	cg_remove(test, p);
+	devcg_test_cg_remove(test, p);
 }
 
 static void unregistered_device_refuses_charges_but_uncharges(struct kunit *test)
 {
 	static const struct dev_cgroup_region_desc region = { .name = "gone", .capacity = SZ_1M };
-	struct test_cg *c = cg_create(test, NULL, "kunit_devcg_unreg");
+	struct devcg_test_cg *c = devcg_test_cg_create(test, NULL, "kunit_devcg_unreg");
 	struct dev_cgroup_device *dev = dev_cgroup_register_device("kunit_gone", &region, 1);
 	struct dev_cgroup_pool *pool, *again = NULL;
 	struct dev_cgroup_region *r;
@@ -356,9 +227,9 @@ static void unregistered_device_refuses_charges_but_uncharges(struct kunit *test
 	KUNIT_EXPECT_EQ(test, dev_cgroup_try_charge_css(c->css, r, SZ_4K, DEV_CGROUP_CONSUMER_OTHER,
 							&again, NULL), -ENODEV);
 	KUNIT_EXPECT_NULL(test, again);
-	KUNIT_ASSERT_EQ(test, cg_read(cg_mnt->mnt_root, "dev.capacity", buf, 4096), 0);
+	KUNIT_ASSERT_EQ(test, devcg_test_read(devcg_test_mnt->mnt_root, "dev.capacity", buf, 4096), 0);
 	KUNIT_EXPECT_NULL(test, strstr(buf, "kunit_gone"));
-	KUNIT_ASSERT_EQ(test, cg_read(c->dentry, "dev.current", buf, 4096), 0);
+	KUNIT_ASSERT_EQ(test, devcg_test_read(c->dentry, "dev.current", buf, 4096), 0);
 	KUNIT_EXPECT_NULL(test, strstr(buf, "kunit_gone"));
 	dev_cgroup_uncharge(pool, SZ_64K);
 	dev_cgroup_device_put(dev);
@@ -367,13 +238,13 @@ static void unregistered_device_refuses_charges_but_uncharges(struct kunit *test
 	KUNIT_EXPECT_FALSE(test, IS_ERR(dev));
 	if (!IS_ERR(dev))
 		dev_cgroup_unregister_device(dev);
-	cg_remove(test, c);
+	devcg_test_cg_remove(test, c);
 }
 
 static void bad_charge_arguments(struct kunit *test)
 {
 	struct test_ctx *ctx = test->priv;
-	struct test_cg *c = cg_create(test, NULL, "kunit_devcg_args");
+	struct devcg_test_cg *c = devcg_test_cg_create(test, NULL, "kunit_devcg_args");
 	struct dev_cgroup_pool *pool = NULL;
 
 	KUNIT_EXPECT_EQ(test, dev_cgroup_try_charge_css(c->css, ctx->a, SZ_4K,
@@ -384,12 +255,12 @@ static void bad_charge_arguments(struct kunit *test)
 			DEV_CGROUP_CONSUMER_OTHER, &pool, NULL), -EINVAL);
 	KUNIT_EXPECT_NULL(test, pool);
 	/* Bad writes through the real file: -EINVAL / -ENODEV, nothing changed. */
-	KUNIT_EXPECT_EQ(test, cg_write(c->dentry, "dev.max", DEV_NAME " region.a=1M\n"
+	KUNIT_EXPECT_EQ(test, devcg_test_write(c->dentry, "dev.max", DEV_NAME " region.a=1M\n"
 				       DEV_NAME " region.zz=1"), -EINVAL);
-	KUNIT_EXPECT_EQ(test, cg_write(c->dentry, "dev.max", DEV_NAME " region.a=1M\n"
+	KUNIT_EXPECT_EQ(test, devcg_test_write(c->dentry, "dev.max", DEV_NAME " region.a=1M\n"
 				       "nodev region.a=1"), -ENODEV);
 	KUNIT_EXPECT_EQ(test, cg_value(test, c->dentry, "dev.max", "region.a"), U64_MAX);
-	cg_remove(test, c);
+	devcg_test_cg_remove(test, c);
 }
 
 /*
@@ -399,21 +270,21 @@ static void bad_charge_arguments(struct kunit *test)
 static void eviction_honours_effective_protection(struct kunit *test)
 {
 	struct test_ctx *ctx = test->priv;
-	struct test_cg *p = cg_create(test, NULL, "kunit_devcg_prot");
-	struct test_cg *x = cg_create(test, p, "x");
-	struct test_cg *y = cg_create(test, p, "y");
-	struct test_cg *z = cg_create(test, p, "z");
-	struct test_cg *q = cg_create(test, NULL, "kunit_devcg_other");
+	struct devcg_test_cg *p = devcg_test_cg_create(test, NULL, "kunit_devcg_prot");
+	struct devcg_test_cg *x = devcg_test_cg_create(test, p, "x");
+	struct devcg_test_cg *y = devcg_test_cg_create(test, p, "y");
+	struct devcg_test_cg *z = devcg_test_cg_create(test, p, "z");
+	struct devcg_test_cg *q = devcg_test_cg_create(test, NULL, "kunit_devcg_other");
 	struct dev_cgroup_pool *px, *py, *pz, *pq, *limit = NULL, *none = NULL;
 	bool hit_low = false;
 
-	KUNIT_ASSERT_EQ(test, cg_write(x->dentry, "dev.min", DEV_NAME " region.a=1M"), 0);
-	KUNIT_ASSERT_EQ(test, cg_write(y->dentry, "dev.low", DEV_NAME " region.a=1M"), 0);
+	KUNIT_ASSERT_EQ(test, devcg_test_write(x->dentry, "dev.min", DEV_NAME " region.a=1M"), 0);
+	KUNIT_ASSERT_EQ(test, devcg_test_write(y->dentry, "dev.low", DEV_NAME " region.a=1M"), 0);
 	px = charge_ok(test, x, ctx->a, SZ_512K, DEV_CGROUP_CONSUMER_OTHER);
 	py = charge_ok(test, y, ctx->a, SZ_512K, DEV_CGROUP_CONSUMER_OTHER);
 	pz = charge_ok(test, z, ctx->a, SZ_512K, DEV_CGROUP_CONSUMER_OTHER);
 	pq = charge_ok(test, q, ctx->a, SZ_512K, DEV_CGROUP_CONSUMER_OTHER);
-	KUNIT_ASSERT_EQ(test, cg_write(p->dentry, "dev.max", DEV_NAME " region.a=1536K"), 0);
+	KUNIT_ASSERT_EQ(test, devcg_test_write(p->dentry, "dev.max", DEV_NAME " region.a=1536K"), 0);
 	KUNIT_ASSERT_EQ(test, dev_cgroup_try_charge_css(z->css, ctx->a, SZ_4K,
 			DEV_CGROUP_CONSUMER_OTHER, &none, &limit), -EAGAIN);
 	KUNIT_ASSERT_NOT_NULL(test, limit);
@@ -428,7 +299,7 @@ static void eviction_honours_effective_protection(struct kunit *test)
 	KUNIT_EXPECT_FALSE(test, dev_cgroup_evict_valuable(limit, pq, true, NULL));
 
 	/* Over-committed min: x claims 1M of a parent that grants 256K. */
-	KUNIT_ASSERT_EQ(test, cg_write(p->dentry, "dev.min", DEV_NAME " region.a=256K"), 0);
+	KUNIT_ASSERT_EQ(test, devcg_test_write(p->dentry, "dev.min", DEV_NAME " region.a=256K"), 0);
 	KUNIT_EXPECT_TRUE(test, dev_cgroup_evict_valuable(NULL, px, true, NULL));
 
 	dev_cgroup_pool_put(limit);
@@ -436,16 +307,16 @@ static void eviction_honours_effective_protection(struct kunit *test)
 	dev_cgroup_uncharge(py, SZ_512K);
 	dev_cgroup_uncharge(pz, SZ_512K);
 	dev_cgroup_uncharge(pq, SZ_512K);
-	cg_remove(test, x);
-	cg_remove(test, y);
-	cg_remove(test, z);
-	cg_remove(test, p);
-	cg_remove(test, q);
+	devcg_test_cg_remove(test, x);
+	devcg_test_cg_remove(test, y);
+	devcg_test_cg_remove(test, z);
+	devcg_test_cg_remove(test, p);
+	devcg_test_cg_remove(test, q);
 }
 
 struct charger {
 	struct kunit *test;
-	struct test_cg *cg;
+	struct devcg_test_cg *cg;
 	struct dev_cgroup_region *region;
 	struct completion done;
 	unsigned long refused;
@@ -482,12 +353,12 @@ static int charger_fn(void *data)
 static void concurrent_charging_never_overshoots(struct kunit *test)
 {
 	struct test_ctx *ctx = test->priv;
-	struct test_cg *p = cg_create(test, NULL, "kunit_devcg_smp");
+	struct devcg_test_cg *p = devcg_test_cg_create(test, NULL, "kunit_devcg_smp");
 	struct charger ch[2];
 	u64 worst = 0, now;
 	int cpu, i, samples = 0;
 
-	KUNIT_ASSERT_EQ(test, cg_write(p->dentry, "dev.max", DEV_NAME " region.a=1M"), 0);
+	KUNIT_ASSERT_EQ(test, devcg_test_write(p->dentry, "dev.max", DEV_NAME " region.a=1M"), 0);
 	for (i = 0; i < 2; i++) {
 		struct task_struct *t;
 
@@ -513,7 +384,7 @@ static void concurrent_charging_never_overshoots(struct kunit *test)
 	KUNIT_EXPECT_LE(test, cg_value(test, p->dentry, "dev.peak", "region.a"), (u64)SZ_1M);
 	KUNIT_EXPECT_GT(test, ch[0].refused + ch[1].refused, 0ul);
 	KUNIT_EXPECT_EQ(test, cg_value(test, p->dentry, "dev.current", "region.a"), 0ull);
-	cg_remove(test, p);
+	devcg_test_cg_remove(test, p);
 }
 
 static struct kunit_case dev_cgroup_core_cases[] = {
