@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# Build the guest's base initramfs: busybox-static, /init and the project's
-# end-to-end test programs (static binaries) under /usr/bin.
+# Build the guest's base initramfs: busybox-static, /init, the project's
+# end-to-end test programs (static binaries) under /usr/bin, the kernel's
+# dmabuf-heaps selftest and v4l2-compliance with its libraries.
 . "$(dirname "$0")/lib.sh"
 
 build_e2e() {
@@ -27,5 +28,16 @@ for bin in "$GUEST"/target/x86_64-unknown-linux-gnu/release/devcg-*; do
 	[ -x "$bin" ] && [ -f "$bin" ] && install -m 755 "$bin" "$root/usr/bin/"
 done
 install -m 755 "$GUEST/dmabuf-heap" "$root/usr/bin/dmabuf-heap"
+
+# A dynamically linked host program, with the shared libraries it needs.
+copy_with_libs() {
+	local bin=$1 lib
+	[ -x "$bin" ] || die "$bin is missing (run scripts/setup.sh)"
+	install -D -m 755 "$bin" "$root$bin"
+	for lib in $(ldd "$bin" | grep -o '/[^ ]*'); do
+		install -D -m 755 "$(realpath "$lib")" "$root$lib"
+	done
+}
+copy_with_libs /usr/bin/v4l2-compliance
 (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -1) > "$GUEST/base.cpio.gz.tmp"
 mv "$GUEST/base.cpio.gz.tmp" "$GUEST/base.cpio.gz"

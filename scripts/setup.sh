@@ -10,6 +10,7 @@ PACKAGES=(
 	libclang-19-dev clang-19 lld-19 llvm-19   # bindgen's libclang; clang for LLVM=-19 builds
 	gcc make flex bison bc libelf-dev libssl-dev cpio kmod rsync python3
 	qemu-system-x86 busybox-static
+	v4l-utils                   # v4l2-compliance, run on vivid in the guest
 )
 
 missing=()

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # vm-run.sh PROG [LOG]: boot the built kernel under QEMU (TCG, 2 vCPUs, -vga std,
-# cma=64M, vivid dma-contig), run PROG (a script or static binary) as /prog,
-# stream the console and exit with PROG's exit status.
+# cma=64M, vivid instance 0 on dma-contig and 1 on vmalloc), run PROG (a script
+# or static binary) as /prog, stream the console and exit with PROG's status.
 # Exit 124: the guest timed out; 125: the guest died without reporting.
 . "$(dirname "$0")/lib.sh"
 
@@ -24,7 +24,7 @@ cat "$GUEST/base.cpio.gz" "$tmp/prog.cpio.gz" > "$tmp/initrd.gz"
 timeout "${VM_TIMEOUT:-600}" qemu-system-x86_64 -machine pc -accel tcg -smp 2 -m 2048 \
 	-nodefaults -no-reboot -display none -vga std -serial stdio -monitor none \
 	-kernel "$kernel" -initrd "$tmp/initrd.gz" \
-	-append "console=ttyS0 cma=64M vivid.allocators=1 kunit.enable=0 panic=-1 ${VM_APPEND:-}" \
+	-append "console=ttyS0 cma=64M vivid.n_devs=2 vivid.allocators=1,0 kunit.enable=0 panic=-1 ${VM_APPEND:-}" \
 	</dev/null 2>&1 | tee "$log" | { [ "${VM_QUIET:-0}" = 1 ] && cat >/dev/null || cat; }
 rc=${PIPESTATUS[0]}
 [ "$rc" = 124 ] && { echo "vm-run: guest timed out" >&2; exit 124; }

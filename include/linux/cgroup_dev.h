@@ -17,6 +17,9 @@
 
 struct cgroup_subsys_state;
 struct cma;
+struct device;
+struct page;
+struct sg_table;
 
 /* A registered device. Opaque. */
 struct dev_cgroup_device;
@@ -84,7 +87,8 @@ void dev_cgroup_pool_put(struct dev_cgroup_pool *pool);
 
 /*
  * Buffer charges for allocators that cannot evict: 0, -ENOMEM when a dev.max
- * is hit (or memory is short), -ENODEV when the region's device is gone.
+ * is hit (or memory is short), -ENODEV when the region's device is gone. A
+ * NULL region is memory nobody accounts: nothing is recorded, 0 is returned.
  */
 int dev_cgroup_charge_buffer(struct dev_cgroup_charge *charge,
 			     struct dev_cgroup_region *region, u64 size,
@@ -94,12 +98,25 @@ void dev_cgroup_uncharge_buffer(struct dev_cgroup_charge *charge);
 /* Regions of shared DMA memory registered at boot (src/adapters/memory_regions.c). */
 struct dev_cgroup_region *dev_cgroup_cma_region(const struct cma *cma);
 struct dev_cgroup_region *dev_cgroup_system_ram_region(void);
+struct dev_cgroup_region *dev_cgroup_page_region(const struct page *page);
+struct dev_cgroup_region *dev_cgroup_sg_region(const struct sg_table *sgt);
 
 /* dma-buf heaps adapter (src/adapters/dma_heap.rs), called by the heaps. */
 int dev_cgroup_dma_heap_charge_cma(struct dev_cgroup_charge *charge,
 				   struct cma *cma, u64 size);
 int dev_cgroup_dma_heap_charge_system(struct dev_cgroup_charge *charge, u64 size);
 void dev_cgroup_dma_heap_uncharge(struct dev_cgroup_charge *charge);
+
+/*
+ * videobuf2 adapter (src/adapters/vb2.rs), called by the memops once the
+ * memory is allocated (its region is found from the memory): 0 or -ENOMEM.
+ */
+int dev_cgroup_vb2_charge_dma_contig(struct dev_cgroup_charge *charge, struct device *dev,
+				     void *cookie, dma_addr_t dma_addr, struct sg_table *sgt,
+				     u64 size, unsigned long attrs);
+int dev_cgroup_vb2_charge_sg(struct dev_cgroup_charge *charge, struct sg_table *sgt, u64 size);
+int dev_cgroup_vb2_charge_vmalloc(struct dev_cgroup_charge *charge, void *vaddr, u64 size);
+void dev_cgroup_vb2_uncharge(struct dev_cgroup_charge *charge);
 
 #else /* !CONFIG_CGROUP_DEV */
 
@@ -184,6 +201,38 @@ static inline int dev_cgroup_dma_heap_charge_system(struct dev_cgroup_charge *ch
 }
 
 static inline void dev_cgroup_dma_heap_uncharge(struct dev_cgroup_charge *charge) {}
+
+static inline struct dev_cgroup_region *dev_cgroup_page_region(const struct page *page)
+{
+	return NULL;
+}
+
+static inline struct dev_cgroup_region *dev_cgroup_sg_region(const struct sg_table *sgt)
+{
+	return NULL;
+}
+
+static inline int dev_cgroup_vb2_charge_dma_contig(struct dev_cgroup_charge *charge,
+						   struct device *dev, void *cookie,
+						   dma_addr_t dma_addr, struct sg_table *sgt,
+						   u64 size, unsigned long attrs)
+{
+	return 0;
+}
+
+static inline int dev_cgroup_vb2_charge_sg(struct dev_cgroup_charge *charge,
+					   struct sg_table *sgt, u64 size)
+{
+	return 0;
+}
+
+static inline int dev_cgroup_vb2_charge_vmalloc(struct dev_cgroup_charge *charge,
+						void *vaddr, u64 size)
+{
+	return 0;
+}
+
+static inline void dev_cgroup_vb2_uncharge(struct dev_cgroup_charge *charge) {}
 
 #endif /* CONFIG_CGROUP_DEV */
 

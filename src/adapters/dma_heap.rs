@@ -35,23 +35,15 @@ const _: unsafe extern "C" fn(Record, u64) -> c_int = dev_cgroup_dma_heap_charge
 const _: unsafe extern "C" fn(Record) = bindings::dev_cgroup_dma_heap_uncharge;
 const _: unsafe extern "C" fn(Record) = dev_cgroup_dma_heap_uncharge;
 
-/// Charges `record` for `size` bytes of `region`, or records nothing when the
-/// memory has no region.
+/// Charges `record` for `size` bytes of `region` (NULL: memory without a
+/// region, not charged) as a dma-buf heap buffer.
 ///
 /// # Safety
 ///
 /// `record` must be valid for writes and hold no live charge; `region` must be
-/// NULL or a region of a registered boot-time device (never unregistered).
+/// NULL or a region of a boot-time device (never unregistered).
 unsafe fn charge(record: Record, region: *mut bindings::dev_cgroup_region, size: u64) -> c_int {
-    if region.is_null() {
-        // SAFETY: `record` is writable (caller); an empty record uncharges nothing.
-        unsafe {
-            (*record).pool = core::ptr::null_mut();
-            (*record).size = 0;
-        }
-        return 0;
-    }
-    // SAFETY: forwarded from the caller; boot-time devices live forever.
+    // SAFETY: forwarded from the caller.
     unsafe {
         bindings::dev_cgroup_charge_buffer(
             record,

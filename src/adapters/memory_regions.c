@@ -2,7 +2,8 @@
 /*
  * Boot-time regions of shared DMA memory: every CMA area as "cma region.<area>"
  * and page-allocator memory as "system region.ram". Adapters charge buffers to
- * these regions according to where the memory actually came from.
+ * these regions according to where the memory actually came from, which the
+ * lookups at the end of this file decide.
  *
  * CMA areas are all created before initcalls run (from the command line,
  * reserved-memory nodes or platform code), so one registration at
@@ -19,6 +20,7 @@
 #include <linux/init.h>
 #include <linux/mm.h>
 #include <linux/printk.h>
+#include <linux/scatterlist.h>
 #include <linux/string.h>
 
 #define DEVCG_REGION_NAME_MAX 64
@@ -27,8 +29,11 @@ static struct dev_cgroup_device *devcg_system_device;
 
 #ifdef CONFIG_CMA
 static struct dev_cgroup_device *devcg_cma_device;
-/* Region i of devcg_cma_device is the area devcg_cma_areas[i]. */
-static const struct cma *devcg_cma_areas[MAX_CMA_AREAS];
+/* Region i of devcg_cma_device is the area devcg_cma_areas[i], pages [start, end). */
+static struct {
+	const struct cma *cma;
+	unsigned long start_pfn, end_pfn;
+} devcg_cma_areas[MAX_CMA_AREAS];
 static unsigned int devcg_nr_cma_areas;
 
 struct cma_regions {
@@ -54,7 +59,9 @@ static int __init add_cma_area(struct cma *cma, void *data)
 			name[i] = '_';
 	r->descs[r->count].name = name;
 	r->descs[r->count].capacity = (u64)cma_get_size(cma);
-	devcg_cma_areas[r->count] = cma;
+	devcg_cma_areas[r->count].cma = cma;
+	devcg_cma_areas[r->count].start_pfn = PHYS_PFN(cma_get_base(cma));
+	devcg_cma_areas[r->count].end_pfn = PHYS_PFN(cma_get_base(cma) + cma_get_size(cma));
 	r->count++;
 	return 0;
 }
@@ -83,7 +90,17 @@ struct dev_cgroup_region *dev_cgroup_cma_region(const struct cma *cma)
 	unsigned int i;
 
 	for (i = 0; i < devcg_nr_cma_areas; i++)
-		if (devcg_cma_areas[i] == cma)
+		if (devcg_cma_areas[i].cma == cma)
+			return dev_cgroup_device_region(devcg_cma_device, i);
+	return NULL;
+}
+
+static struct dev_cgroup_region *devcg_cma_region_of_pfn(unsigned long pfn)
+{
+	unsigned int i;
+
+	for (i = 0; i < devcg_nr_cma_areas; i++)
+		if (pfn >= devcg_cma_areas[i].start_pfn && pfn < devcg_cma_areas[i].end_pfn)
 			return dev_cgroup_device_region(devcg_cma_device, i);
 	return NULL;
 }
@@ -91,6 +108,11 @@ struct dev_cgroup_region *dev_cgroup_cma_region(const struct cma *cma)
 static void __init devcg_register_cma_areas(void) {}
 
 struct dev_cgroup_region *dev_cgroup_cma_region(const struct cma *cma)
+{
+	return NULL;
+}
+
+static struct dev_cgroup_region *devcg_cma_region_of_pfn(unsigned long pfn)
 {
 	return NULL;
 }
@@ -102,6 +124,33 @@ struct dev_cgroup_region *dev_cgroup_system_ram_region(void)
 	return devcg_system_device ? dev_cgroup_device_region(devcg_system_device, 0) : NULL;
 }
 EXPORT_SYMBOL_GPL(dev_cgroup_system_ram_region);
+
+/*
+ * The region that backs @page: the CMA area it lies in, else system RAM (it
+ * came from the page allocator). This is decided from the memory itself, not
+ * from the device that asked for it: the DMA API may serve one device from a
+ * per-device area, the default area or the buddy allocator.
+ */
+struct dev_cgroup_region *dev_cgroup_page_region(const struct page *page)
+{
+	struct dev_cgroup_region *region = devcg_cma_region_of_pfn(page_to_pfn(page));
+
+	return region ?: dev_cgroup_system_ram_region();
+}
+EXPORT_SYMBOL_GPL(dev_cgroup_page_region);
+
+/*
+ * The region behind the memory @sgt describes, from its first page: one
+ * buffer comes from one allocator (a CMA allocation is a single block of one
+ * area; anything else is page-allocator memory).
+ */
+struct dev_cgroup_region *dev_cgroup_sg_region(const struct sg_table *sgt)
+{
+	if (!sgt || !sgt->sgl || !sg_page(sgt->sgl))
+		return dev_cgroup_system_ram_region();
+	return dev_cgroup_page_region(sg_page(sgt->sgl));
+}
+EXPORT_SYMBOL_GPL(dev_cgroup_sg_region);
 
 static int __init devcg_register_memory_regions(void)
 {

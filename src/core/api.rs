@@ -326,11 +326,12 @@ pub(crate) unsafe extern "C" fn dev_cgroup_pool_put(pool: PoolHandle) {
 
 /// Charges a buffer to the current task's cgroup and records the charge in
 /// `record`; a limit hit is `-ENOMEM`, as allocators that cannot evict report it.
+/// A NULL `region` is memory that no region accounts: nothing is recorded.
 ///
 /// # Safety
 ///
-/// `record` must be valid for writes and not hold a live charge; `region` as
-/// for `dev_cgroup_try_charge`.
+/// `record` must be valid for writes and not hold a live charge; `region`
+/// NULL or as for `dev_cgroup_try_charge`.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn dev_cgroup_charge_buffer(
     record: *mut bindings::dev_cgroup_charge,
@@ -342,13 +343,17 @@ pub(crate) unsafe extern "C" fn dev_cgroup_charge_buffer(
         return EINVAL.to_errno();
     }
     let mut pool = ptr::null_mut();
-    // SAFETY: `pool` is writable; `region` is forwarded from the caller.
-    let ret = unsafe { dev_cgroup_try_charge(region, size, consumer, &mut pool, ptr::null_mut()) };
+    let ret = if region.is_null() {
+        0
+    } else {
+        // SAFETY: `pool` is writable; `region` is forwarded from the caller.
+        unsafe { dev_cgroup_try_charge(region, size, consumer, &mut pool, ptr::null_mut()) }
+    };
     // SAFETY: `record` is writable (caller). On failure it records nothing, so
     // a later `dev_cgroup_uncharge_buffer` on it is a no-op.
     unsafe {
         (*record).pool = pool;
-        (*record).size = if ret == 0 { size } else { 0 };
+        (*record).size = if pool.is_null() { 0 } else { size };
     }
     if ret == EAGAIN.to_errno() {
         ENOMEM.to_errno()

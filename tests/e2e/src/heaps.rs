@@ -74,7 +74,7 @@ impl Heap {
     }
 
     /// Like [`Heap::alloc`], failing the test on error.
-    fn must_alloc(&self, len: u64) -> Result<OwnedFd, String> {
+    pub(crate) fn must_alloc(&self, len: u64) -> Result<OwnedFd, String> {
         self.alloc(len).map_err(|e| {
             format!(
                 "{} heap: allocating {len} bytes failed with errno {e}",
@@ -84,7 +84,7 @@ impl Heap {
     }
 
     /// This heap's region in `file` (dev.current, dev.max...) of cgroup `dir`.
-    fn value_in(&self, dir: &Path, file: &str, suffix: &str) -> Result<u64, String> {
+    pub(crate) fn value_in(&self, dir: &Path, file: &str, suffix: &str) -> Result<u64, String> {
         let text = cg::read(dir.join(file))?;
         let key = format!("{}{suffix}", self.region);
         let v = cg::value(&text, self.device, &key).ok_or_else(|| {
@@ -98,11 +98,11 @@ impl Heap {
             .map_err(|_| format!("{}: {key}={v} is not a number", dir.join(file).display()))
     }
 
-    fn current(&self, dir: &Path) -> Result<u64, String> {
+    pub(crate) fn current(&self, dir: &Path) -> Result<u64, String> {
         self.value_in(dir, "dev.current", "")
     }
 
-    fn expect(&self, dir: &Path, file: &str, suffix: &str, want: u64) -> TestResult {
+    pub(crate) fn expect(&self, dir: &Path, file: &str, suffix: &str, want: u64) -> TestResult {
         let got = self.value_in(dir, file, suffix)?;
         ensure(got == want, || {
             format!(
@@ -114,7 +114,7 @@ impl Heap {
         })
     }
 
-    fn set_max(&self, dir: &Path, value: &str) -> TestResult {
+    pub(crate) fn set_max(&self, dir: &Path, value: &str) -> TestResult {
         set(
             dir.join("dev.max"),
             &format!("{} {}={value}", self.device, self.region),
@@ -127,10 +127,10 @@ fn errno() -> i32 {
 }
 
 /// Moves this process into `dir`; back to the root when dropped.
-struct Inside;
+pub(crate) struct Inside;
 
 impl Inside {
-    fn new(dir: &Path) -> Result<Self, String> {
+    pub(crate) fn new(dir: &Path) -> Result<Self, String> {
         set(dir.join("cgroup.procs"), "0")?;
         Ok(Inside)
     }
@@ -196,15 +196,17 @@ fn heaps_present() -> TestResult {
     Ok(())
 }
 
-/// Free CMA memory in bytes, from /proc/meminfo.
-fn cma_free() -> Result<u64, String> {
-    let meminfo = cg::read("/proc/meminfo")?;
-    meminfo
-        .lines()
-        .find_map(|l| l.strip_prefix("CmaFree:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map(|kb| kb * K)
-        .ok_or_else(|| "no CmaFree in /proc/meminfo".to_string())
+/// Pages of the default CMA area currently handed out, from its exact
+/// counters (CONFIG_CMA_SYSFS), unaffected by per-CPU free lists.
+pub(crate) fn cma_pages_in_use() -> Result<u64, String> {
+    let counter = |name: &str| -> Result<u64, String> {
+        let path = format!("/sys/kernel/mm/cma/reserved/{name}");
+        cg::read(&path)?
+            .trim()
+            .parse::<u64>()
+            .map_err(|e| format!("{path}: {e}"))
+    };
+    Ok(counter("alloc_pages_success")? - counter("release_pages_success")?)
 }
 
 /// Fills a 1M limit exactly (page-rounded sizes), is refused with ENOMEM
@@ -225,23 +227,15 @@ fn limit_refuses_with_enomem(heap: &Heap) -> TestResult {
         }
         let used = PAGE + 3 * 256 * K;
         heap.expect(&cg.path, "dev.current", "", used)?;
-        let free_before = if heap.name == CMA.name {
-            cma_free()?
-        } else {
-            0
-        };
+        let cma_before = cma_pages_in_use()?;
         match heap.alloc(256 * K) {
             Err(ENOMEM) => {}
             other => return Err(format!("over the limit: expected ENOMEM, got {other:?}")),
         }
-        if heap.name == CMA.name {
-            let free_after = cma_free()?;
-            ensure(free_after == free_before, || {
-                format!(
-                    "a refused allocation took CMA memory: CmaFree {free_before} -> {free_after}"
-                )
-            })?;
-        }
+        let cma_after = cma_pages_in_use()?;
+        ensure(cma_after == cma_before, || {
+            format!("a refused allocation kept CMA pages: {cma_before} -> {cma_after} in use")
+        })?;
         heap.expect(&cg.path, "dev.current", "", used)?;
         // Exactly up to the limit is allowed.
         buffers.push(heap.must_alloc(M - used)?);

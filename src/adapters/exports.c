@@ -1,0 +1,14 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Exports of the adapters' entry points, which are written in Rust: 6.12 has
+ * no EXPORT_SYMBOL for Rust code outside the kernel crate. Frameworks that
+ * can be modules (videobuf2) link against these.
+ */
+
+#include <linux/cgroup_dev.h>
+#include <linux/export.h>
+
+EXPORT_SYMBOL_GPL(dev_cgroup_vb2_charge_dma_contig);
+EXPORT_SYMBOL_GPL(dev_cgroup_vb2_charge_sg);
+EXPORT_SYMBOL_GPL(dev_cgroup_vb2_charge_vmalloc);
+EXPORT_SYMBOL_GPL(dev_cgroup_vb2_uncharge);

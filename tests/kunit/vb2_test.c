@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit tests of the videobuf2 adapter (src/adapters/vb2.rs) through the real
+ * memops: buffers allocated by vb2-dma-contig, vb2-dma-sg and vb2-vmalloc for
+ * a device made by the test, charged to the cgroup the test thread is in.
+ * They show the region being found from the memory: the same device gets a
+ * CMA buffer (large dma-contig) or a page-allocator buffer (one page, or the
+ * other memops).
+ */
+
+#include <kunit/device.h>
+#include <kunit/test.h>
+#include <linux/cgroup_dev.h>
+#include <linux/dma-mapping.h>
+#include <linux/sizes.h>
+#include <media/videobuf2-core.h>
+#include <media/videobuf2-dma-contig.h>
+#include <media/videobuf2-dma-sg.h>
+#include <media/videobuf2-vmalloc.h>
+
+#include "cgroupfs.h"
+
+struct vb2_ctx {
+	struct device *dev;
+	struct vb2_queue queue;
+	struct vb2_buffer vb;
+	struct devcg_test_cg *cg;
+};
+
+static int vb2_test_init(struct kunit *test)
+{
+	struct vb2_ctx *ctx = kunit_kzalloc(test, sizeof(*ctx), GFP_KERNEL);
+
+	if (!ctx)
+		return -ENOMEM;
+	ctx->dev = kunit_device_register(test, "devcg_vb2");
+	if (IS_ERR(ctx->dev))
+		return PTR_ERR(ctx->dev);
+	ctx->dev->coherent_dma_mask = DMA_BIT_MASK(32);
+	ctx->dev->dma_mask = &ctx->dev->coherent_dma_mask;
+	ctx->queue.dma_dir = DMA_FROM_DEVICE;
+	ctx->vb.vb2_queue = &ctx->queue;
+	test->priv = ctx;
+	return 0;
+}
+
+/* Allocates one buffer with @ops from inside the test's cgroup @cg. */
+static void *alloc_in(struct kunit *test, struct devcg_test_cg *cg,
+		      const struct vb2_mem_ops *ops, unsigned long size)
+{
+	struct vb2_ctx *ctx = test->priv;
+	void *buf;
+
+	devcg_test_enter(test, cg);
+	buf = ops->alloc(&ctx->vb, ctx->dev, size);
+	devcg_test_enter(test, NULL);
+	return buf;
+}
+
+static u64 usage(struct kunit *test, struct devcg_test_cg *cg, const char *device,
+		 const char *key)
+{
+	return devcg_test_value(test, cg->dentry, "dev.current", device, key);
+}
+
+static void dma_contig_buffer_charged_to_its_cma_area(struct kunit *test)
+{
+	struct devcg_test_cg *cg = devcg_test_cg_create(test, NULL, "kunit_vb2_dc");
+	void *buf = alloc_in(test, cg, &vb2_dma_contig_memops, SZ_256K);
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(buf));
+	KUNIT_EXPECT_EQ(test, usage(test, cg, "cma", "region.reserved"), (u64)SZ_256K);
+	KUNIT_EXPECT_EQ(test, devcg_test_value(test, cg->dentry, "dev.stat", "cma",
+					       "region.reserved.v4l2"), (u64)SZ_256K);
+	KUNIT_EXPECT_EQ(test, usage(test, cg, "system", "region.ram"), 0ull);
+	vb2_dma_contig_memops.put(buf);
+	KUNIT_EXPECT_EQ(test, usage(test, cg, "cma", "region.reserved"), 0ull);
+	devcg_test_cg_remove(test, cg);
+}
+
+/* dma-direct serves single pages from the page allocator, not CMA. */
+static void dma_contig_single_page_charged_to_system_ram(struct kunit *test)
+{
+	struct devcg_test_cg *cg = devcg_test_cg_create(test, NULL, "kunit_vb2_dc_page");
+	void *buf = alloc_in(test, cg, &vb2_dma_contig_memops, PAGE_SIZE);
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(buf));
+	KUNIT_EXPECT_EQ(test, usage(test, cg, "system", "region.ram"), (u64)PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, usage(test, cg, "cma", "region.reserved"), 0ull);
+	vb2_dma_contig_memops.put(buf);
+	KUNIT_EXPECT_EQ(test, usage(test, cg, "system", "region.ram"), 0ull);
+	devcg_test_cg_remove(test, cg);
+}
+
+/*
+ * Over the limit the memop fails with -ENOMEM (it frees the memory through
+ * its own put; the e2e suite checks the CMA area's page counts).
+ */
+static void dma_contig_refused_at_limit(struct kunit *test)
+{
+	struct devcg_test_cg *cg = devcg_test_cg_create(test, NULL, "kunit_vb2_dc_limit");
+	void *buf;
+
+	KUNIT_ASSERT_EQ(test, devcg_test_write(cg->dentry, "dev.max", "cma region.reserved=128K"), 0);
+	buf = alloc_in(test, cg, &vb2_dma_contig_memops, SZ_256K);
+	KUNIT_EXPECT_EQ(test, PTR_ERR_OR_ZERO(buf), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, usage(test, cg, "cma", "region.reserved"), 0ull);
+	KUNIT_EXPECT_EQ(test, devcg_test_value(test, cg->dentry, "dev.events", "cma",
+					       "region.reserved.max"), 1ull);
+	if (!IS_ERR_OR_NULL(buf))
+		vb2_dma_contig_memops.put(buf);
+	devcg_test_cg_remove(test, cg);
+}
+
+static void dma_sg_buffer_charged_to_system_ram(struct kunit *test)
+{
+	struct devcg_test_cg *cg = devcg_test_cg_create(test, NULL, "kunit_vb2_sg");
+	void *buf = alloc_in(test, cg, &vb2_dma_sg_memops, SZ_64K);
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(buf));
+	KUNIT_EXPECT_EQ(test, usage(test, cg, "system", "region.ram"), (u64)SZ_64K);
+	KUNIT_EXPECT_EQ(test, usage(test, cg, "cma", "region.reserved"), 0ull);
+	vb2_dma_sg_memops.put(buf);
+	KUNIT_EXPECT_EQ(test, usage(test, cg, "system", "region.ram"), 0ull);
+	devcg_test_cg_remove(test, cg);
+}
+
+static void vmalloc_buffer_charged_and_refused(struct kunit *test)
+{
+	struct devcg_test_cg *cg = devcg_test_cg_create(test, NULL, "kunit_vb2_vmalloc");
+	void *buf, *refused;
+
+	KUNIT_ASSERT_EQ(test, devcg_test_write(cg->dentry, "dev.max", "system region.ram=96K"), 0);
+	buf = alloc_in(test, cg, &vb2_vmalloc_memops, SZ_64K);
+	refused = alloc_in(test, cg, &vb2_vmalloc_memops, SZ_64K);
+	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(buf));
+	KUNIT_EXPECT_EQ(test, PTR_ERR_OR_ZERO(refused), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, usage(test, cg, "system", "region.ram"), (u64)SZ_64K);
+	KUNIT_EXPECT_EQ(test, devcg_test_value(test, cg->dentry, "dev.stat", "system",
+					       "region.ram.v4l2"), (u64)SZ_64K);
+	vb2_vmalloc_memops.put(buf);
+	if (!IS_ERR_OR_NULL(refused))
+		vb2_vmalloc_memops.put(refused);
+	KUNIT_EXPECT_EQ(test, usage(test, cg, "system", "region.ram"), 0ull);
+	devcg_test_cg_remove(test, cg);
+}
+
+static int suite_init(struct kunit_suite *suite)
+{
+	return devcg_test_mount();
+}
+
+static void suite_exit(struct kunit_suite *suite)
+{
+	devcg_test_unmount();
+}
+
+static struct kunit_case dev_cgroup_vb2_cases[] = {
+	KUNIT_CASE(dma_contig_buffer_charged_to_its_cma_area),
+	KUNIT_CASE(dma_contig_single_page_charged_to_system_ram),
+	KUNIT_CASE(dma_contig_refused_at_limit),
+	KUNIT_CASE(dma_sg_buffer_charged_to_system_ram),
+	KUNIT_CASE(vmalloc_buffer_charged_and_refused),
+	{}
+};
+
+static struct kunit_suite dev_cgroup_vb2_suite = {
+	.name = "dev_cgroup_vb2",
+	.suite_init = suite_init,
+	.suite_exit = suite_exit,
+	.init = vb2_test_init,
+	.test_cases = dev_cgroup_vb2_cases,
+};
+kunit_test_suite(dev_cgroup_vb2_suite);
