@@ -46,6 +46,20 @@ check 'grep -q "^cma region.reserved.max=1" $cg/demo/dev.events' "dev.events cou
 echo '$ cat demo/dev.current   (the buffers were freed when the program exited)'; cat $cg/demo/dev.current
 check 'grep -q "^cma region.reserved=0" $cg/demo/dev.current' "everything was uncharged"
 
+step "One CMA budget for dma-buf heaps and V4L2 (vivid, dma-contig)"
+echo "  Holding 3 x 4 MiB CMA heap buffers, the shell asks vivid for 16 capture buffers:"
+echo 0 > $cg/demo/cgroup.procs
+out=$(devcg-e2e heap-alloc reserved 4194304 3 -- devcg-e2e v4l2-reqbufs 0 16 $cg/demo)
+echo 0 > $cg/cgroup.procs
+echo "$out"
+granted=$(echo "$out" | sed -n 's/.*REQBUFS 16 .*ok, \([0-9]*\) granted/\1/p')
+check '[ -n "$granted" ] && [ "$granted" -ge 2 ] && [ "$granted" -lt 16 ]' \
+	"vivid got only what the 4 MiB left in the budget holds ($granted of 16 buffers)"
+used=$(echo "$out" | sed -n 's/^cma region.reserved=\([0-9]*\)$/\1/p' | head -n 1)
+check '[ -n "$used" ] && [ "$used" -le 16777216 ]' "heap + V4L2 together stayed within 16M ($used bytes)"
+check 'echo "$out" | grep -q "region.reserved.dma_heap=12582912"' "dev.stat splits the budget by framework"
+check 'grep -q "^cma region.reserved=0" $cg/demo/dev.current' "everything was uncharged"
+
 rmdir $cg/demo
 echo
 [ $fail = 0 ] && echo "demo: all checks held" || echo "demo: some checks FAILED"

@@ -558,12 +558,17 @@ fn no_heap_charge_left() -> TestResult {
     Ok(())
 }
 
-/// `devcg-e2e heap-alloc <heap> <size> <count> [cgroup]`: for the demo.
-/// Allocates up to `count` buffers, printing each outcome, then the cgroup's
-/// dev.current and dev.events while the buffers are held, then frees them.
+/// `devcg-e2e heap-alloc <heap> <size> <count> [cgroup] [-- command...]`:
+/// for the demo. Allocates up to `count` buffers, printing each outcome, then
+/// the cgroup's dev.current and dev.events while the buffers are held, runs
+/// `command` (if any) while still holding them, then frees them.
 pub fn cli(args: &[String]) -> i32 {
+    let (args, then) = match args.iter().position(|a| a == "--") {
+        Some(i) => (&args[..i], &args[i + 1..]),
+        None => (args, &[][..]),
+    };
     let [heap, size, count, rest @ ..] = args else {
-        eprintln!("usage: devcg-e2e heap-alloc <system|reserved> <bytes> <count> [cgroup dir]");
+        eprintln!("usage: devcg-e2e heap-alloc <system|reserved> <bytes> <count> [cgroup dir] [-- command...]");
         return 2;
     };
     let heap = match heap.as_str() {
@@ -603,6 +608,18 @@ pub fn cli(args: &[String]) -> i32 {
         for file in ["dev.current", "dev.events"] {
             let text = cg::read(Path::new(dir).join(file)).unwrap_or_else(|e| e);
             println!("  {file} while holding {} buffers:\n{text}", held.len());
+        }
+    }
+    if let [program, program_args @ ..] = then {
+        println!(
+            "  still holding {} buffers: $ {}",
+            held.len(),
+            then.join(" ")
+        );
+        match Command::new(program).args(program_args).status() {
+            Ok(status) if status.success() => {}
+            Ok(status) => println!("  {program}: {status}"),
+            Err(e) => println!("  {program}: {e}"),
         }
     }
     0

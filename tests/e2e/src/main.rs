@@ -22,8 +22,10 @@ pub struct Test {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("heap-alloc") {
-        std::process::exit(heaps::cli(&args[1..]));
+    match args.first().map(String::as_str) {
+        Some("heap-alloc") => std::process::exit(heaps::cli(&args[1..])),
+        Some("v4l2-reqbufs") => std::process::exit(v4l2::cli(&args[1..])),
+        _ => {}
     }
     let mut tests: Vec<Test> = files::tests();
     tests.extend(heaps::tests());

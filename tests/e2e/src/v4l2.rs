@@ -414,3 +414,48 @@ fn v4l2_compliance_on_vivid() -> TestResult {
         "v4l2-compliance's buffers were not charged".into()
     })
 }
+
+/// `devcg-e2e v4l2-reqbufs <vivid instance> <count> [cgroup dir]`: for the
+/// demo. Requests `count` MMAP buffers on the instance's capture node, prints
+/// what was granted, then the cgroup's dev.current and dev.stat while they are
+/// held; the buffers are freed on exit.
+pub fn cli(args: &[String]) -> i32 {
+    let [inst, count, rest @ ..] = args else {
+        eprintln!("usage: devcg-e2e v4l2-reqbufs <0|1> <count> [cgroup dir]");
+        return 2;
+    };
+    let (Ok(inst), Ok(count)) = (inst.parse::<u32>(), count.parse::<u32>()) else {
+        eprintln!("instance and count must be numbers");
+        return 2;
+    };
+    let capture = match Capture::open(inst) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return 1;
+        }
+    };
+    let bytes = capture.buffer_bytes().unwrap_or(0);
+    match capture.reqbufs(count) {
+        Ok(granted) => println!(
+            "  REQBUFS {count} x {bytes} bytes on {}: ok, {granted} granted",
+            capture.name
+        ),
+        Err(e) => println!(
+            "  REQBUFS {count} x {bytes} bytes on {}: refused, {}",
+            capture.name,
+            if e == libc::ENOMEM {
+                "ENOMEM".to_string()
+            } else {
+                format!("errno {e}")
+            }
+        ),
+    }
+    if let Some(dir) = rest.first() {
+        for file in ["dev.current", "dev.stat"] {
+            let text = crate::cg::read(Path::new(dir).join(file)).unwrap_or_else(|e| e);
+            println!("  {file} while holding them:\n{text}");
+        }
+    }
+    0
+}
