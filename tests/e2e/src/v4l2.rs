@@ -26,6 +26,8 @@ const VIDIOC_STREAMON: libc::c_ulong = 0x4004_5612;
 const VIDIOC_STREAMOFF: libc::c_ulong = 0x4004_5613;
 const BUF_TYPE_VIDEO_CAPTURE: u32 = 1;
 const MEMORY_MMAP: u32 = 1;
+const MEMORY_USERPTR: u32 = 2;
+const MEMORY_DMABUF: u32 = 4;
 const PAGE: u64 = 4096;
 
 #[repr(C)]
@@ -117,10 +119,14 @@ impl Capture {
 
     /// `VIDIOC_REQBUFS` for MMAP buffers: the count granted, or the errno.
     fn reqbufs(&self, count: u32) -> Result<u32, i32> {
+        self.reqbufs_memory(count, MEMORY_MMAP)
+    }
+
+    fn reqbufs_memory(&self, count: u32, memory: u32) -> Result<u32, i32> {
         let mut req = RequestBuffers {
             count,
             kind: BUF_TYPE_VIDEO_CAPTURE,
-            memory: MEMORY_MMAP,
+            memory,
             ..Default::default()
         };
         self.ioctl(VIDIOC_REQBUFS, &mut req)?;
@@ -193,6 +199,10 @@ pub fn tests() -> Vec<Test> {
         Test {
             name: "one_cma_budget_across_heaps_and_v4l2",
             run: one_cma_budget_across_heaps_and_v4l2,
+        },
+        Test {
+            name: "imported_and_userptr_buffers_not_charged",
+            run: imported_and_userptr_buffers_not_charged,
         },
         Test {
             name: "v4l2_compliance_on_vivid",
@@ -332,6 +342,60 @@ fn one_cma_budget_across_heaps_and_v4l2() -> TestResult {
         .map_err(|e| format!("REQBUFS 0: errno {e}"))?;
     CMA.expect(&cg.path, "dev.current", "", 2 * bytes)?;
     drop(heap_buffers);
+    CMA.expect(&cg.path, "dev.current", "", 0)
+}
+
+/// A dma-buf heap buffer queued as `V4L2_MEMORY_DMABUF`, and user memory
+/// queued as `V4L2_MEMORY_USERPTR`, are not charged to V4L2: the heap already
+/// charged the first, the second is the process's own memory.
+fn imported_and_userptr_buffers_not_charged() -> TestResult {
+    enable_dev(ROOT)?;
+    let cg = Cgroup::new(ROOT, "v4l2_import")?;
+    let _inside = Inside::new(&cg.path)?;
+
+    let dma_contig = Capture::open(0)?;
+    let bytes = dma_contig.buffer_bytes()?;
+    let exported = CMA.must_alloc(bytes)?;
+    dma_contig
+        .reqbufs_memory(2, MEMORY_DMABUF)
+        .map_err(|e| format!("REQBUFS DMABUF: errno {e}"))?;
+    let mut buf = dma_contig.buffer(0);
+    buf.memory = MEMORY_DMABUF;
+    buf.offset = exported.as_raw_fd() as u64;
+    buf.length = bytes as u32;
+    dma_contig
+        .ioctl(VIDIOC_QBUF, &mut buf)
+        .map_err(|e| format!("QBUF of a heap dma-buf: errno {e}"))?;
+    CMA.expect(&cg.path, "dev.stat", ".dma_heap", bytes)?;
+    CMA.expect(&cg.path, "dev.stat", ".v4l2", 0)?;
+    CMA.expect(&cg.path, "dev.current", "", bytes)?;
+    dma_contig
+        .reqbufs_memory(0, MEMORY_DMABUF)
+        .map_err(|e| format!("REQBUFS DMABUF 0: errno {e}"))?;
+    drop(dma_contig);
+    drop(exported);
+
+    let vmalloc = Capture::open(1)?;
+    let bytes = vmalloc.buffer_bytes()?;
+    let mut user_memory = vec![0u8; bytes as usize + PAGE as usize];
+    let aligned = (user_memory.as_mut_ptr() as u64).div_ceil(PAGE) * PAGE;
+    vmalloc
+        .reqbufs_memory(2, MEMORY_USERPTR)
+        .map_err(|e| format!("REQBUFS USERPTR: errno {e}"))?;
+    let mut buf = vmalloc.buffer(0);
+    buf.memory = MEMORY_USERPTR;
+    buf.offset = aligned;
+    buf.length = bytes as u32;
+    vmalloc
+        .ioctl(VIDIOC_QBUF, &mut buf)
+        .map_err(|e| format!("QBUF of user memory: errno {e}"))?;
+    SYSTEM.expect(&cg.path, "dev.stat", ".v4l2", 0)?;
+    CMA.expect(&cg.path, "dev.stat", ".v4l2", 0)?;
+    vmalloc
+        .reqbufs_memory(0, MEMORY_USERPTR)
+        .map_err(|e| format!("REQBUFS USERPTR 0: errno {e}"))?;
+    drop(vmalloc);
+    drop(user_memory);
     CMA.expect(&cg.path, "dev.current", "", 0)
 }
 
