@@ -100,6 +100,11 @@ struct dev_cgroup_region *dev_cgroup_cma_region(const struct cma *cma);
 struct dev_cgroup_region *dev_cgroup_system_ram_region(void);
 struct dev_cgroup_region *dev_cgroup_page_region(const struct page *page);
 struct dev_cgroup_region *dev_cgroup_sg_region(const struct sg_table *sgt);
+struct dev_cgroup_region *dev_cgroup_virt_region(const void *addr);
+/* The region behind a DMA API allocation (src/adapters/backing.rs). */
+struct dev_cgroup_region *dev_cgroup_dma_region(struct device *dev, void *cookie,
+						 dma_addr_t dma_addr, struct sg_table *sgt,
+						 u64 size, unsigned long attrs);
 
 /* dma-buf heaps adapter (src/adapters/dma_heap.rs), called by the heaps. */
 int dev_cgroup_dma_heap_charge_cma(struct dev_cgroup_charge *charge,
@@ -117,6 +122,11 @@ int dev_cgroup_vb2_charge_dma_contig(struct dev_cgroup_charge *charge, struct de
 int dev_cgroup_vb2_charge_sg(struct dev_cgroup_charge *charge, struct sg_table *sgt, u64 size);
 int dev_cgroup_vb2_charge_vmalloc(struct dev_cgroup_charge *charge, void *vaddr, u64 size);
 void dev_cgroup_vb2_uncharge(struct dev_cgroup_charge *charge);
+
+/* GEM DMA helper adapter (src/adapters/drm_gem_dma.rs): 0 or -ENOMEM. */
+int dev_cgroup_drm_gem_dma_charge(struct dev_cgroup_charge *charge, struct device *dev,
+				  void *vaddr, dma_addr_t dma_addr, u64 size, bool noncoherent);
+void dev_cgroup_drm_gem_dma_uncharge(struct dev_cgroup_charge *charge);
 
 #else /* !CONFIG_CGROUP_DEV */
 
@@ -233,6 +243,15 @@ static inline int dev_cgroup_vb2_charge_vmalloc(struct dev_cgroup_charge *charge
 }
 
 static inline void dev_cgroup_vb2_uncharge(struct dev_cgroup_charge *charge) {}
+
+static inline int dev_cgroup_drm_gem_dma_charge(struct dev_cgroup_charge *charge,
+						struct device *dev, void *vaddr,
+						dma_addr_t dma_addr, u64 size, bool noncoherent)
+{
+	return 0;
+}
+
+static inline void dev_cgroup_drm_gem_dma_uncharge(struct dev_cgroup_charge *charge) {}
 
 #endif /* CONFIG_CGROUP_DEV */
 

@@ -12,3 +12,6 @@ EXPORT_SYMBOL_GPL(dev_cgroup_vb2_charge_dma_contig);
 EXPORT_SYMBOL_GPL(dev_cgroup_vb2_charge_sg);
 EXPORT_SYMBOL_GPL(dev_cgroup_vb2_charge_vmalloc);
 EXPORT_SYMBOL_GPL(dev_cgroup_vb2_uncharge);
+EXPORT_SYMBOL_GPL(dev_cgroup_dma_region);
+EXPORT_SYMBOL_GPL(dev_cgroup_drm_gem_dma_charge);
+EXPORT_SYMBOL_GPL(dev_cgroup_drm_gem_dma_uncharge);

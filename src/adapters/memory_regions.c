@@ -22,6 +22,7 @@
 #include <linux/printk.h>
 #include <linux/scatterlist.h>
 #include <linux/string.h>
+#include <linux/vmalloc.h>
 
 #define DEVCG_REGION_NAME_MAX 64
 
@@ -151,6 +152,24 @@ struct dev_cgroup_region *dev_cgroup_sg_region(const struct sg_table *sgt)
 	return dev_cgroup_page_region(sg_page(sgt->sgl));
 }
 EXPORT_SYMBOL_GPL(dev_cgroup_sg_region);
+
+/*
+ * The region behind a kernel address of an allocation: linear-map addresses
+ * (dma_alloc_noncoherent() and friends) and vmalloc addresses are looked up
+ * by their page; anything else is taken as page-allocator memory.
+ */
+struct dev_cgroup_region *dev_cgroup_virt_region(const void *addr)
+{
+	if (is_vmalloc_addr(addr)) {
+		struct page *page = vmalloc_to_page(addr);
+
+		return page ? dev_cgroup_page_region(page) : dev_cgroup_system_ram_region();
+	}
+	if (virt_addr_valid(addr))
+		return dev_cgroup_page_region(virt_to_page(addr));
+	return dev_cgroup_system_ram_region();
+}
+EXPORT_SYMBOL_GPL(dev_cgroup_virt_region);
 
 static int __init devcg_register_memory_regions(void)
 {

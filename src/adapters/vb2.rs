@@ -21,7 +21,6 @@
 //! This crate is a client of the controller's C API only, like any driver.
 
 use core::ffi::c_void;
-use core::mem::MaybeUninit;
 use kernel::bindings;
 use kernel::ffi::{c_int, c_ulong};
 
@@ -61,60 +60,13 @@ unsafe fn charge(record: Record, region: Region, size: u64) -> c_int {
     }
 }
 
-/// The region behind a DMA allocation: from `sgt` when the allocator built
-/// one, else from a table the DMA API builds for the coherent buffer.
-///
-/// # Safety
-///
-/// `sgt` must be NULL or a valid table; otherwise `dev`, `cookie`,
-/// `dma_addr`, `size` and `attrs` must describe a live `dma_alloc_attrs()`
-/// allocation.
-unsafe fn dma_region(
-    dev: *mut bindings::device,
-    cookie: *mut c_void,
-    dma_addr: bindings::dma_addr_t,
-    sgt: *mut bindings::sg_table,
-    size: u64,
-    attrs: c_ulong,
-) -> Region {
-    if !sgt.is_null() {
-        // SAFETY: `sgt` is a valid table (caller).
-        return unsafe { bindings::dev_cgroup_sg_region(sgt) };
-    }
-    let mut table = MaybeUninit::<bindings::sg_table>::zeroed();
-    // SAFETY: the allocation is live (caller); `table` is a zeroed table for
-    // the DMA API to fill.
-    let ret = unsafe {
-        bindings::dma_get_sgtable_attrs(
-            dev,
-            table.as_mut_ptr(),
-            cookie,
-            dma_addr,
-            size as usize,
-            attrs,
-        )
-    };
-    if ret != 0 {
-        // Memory the DMA API cannot describe in pages (none on the
-        // architectures the kernel builds vb2 for) is page-allocator memory.
-        // SAFETY: no preconditions.
-        return unsafe { bindings::dev_cgroup_system_ram_region() };
-    }
-    // SAFETY: `table` was filled by the DMA API; it is freed right after use.
-    unsafe {
-        let region = bindings::dev_cgroup_sg_region(table.as_ptr());
-        bindings::sg_free_table(table.as_mut_ptr());
-        region
-    }
-}
-
 /// Charges a dma-contig buffer. Returns 0 or `-ENOMEM`; on `-ENOMEM` the
 /// memop frees the buffer and fails the allocation.
 ///
 /// # Safety
 ///
 /// `record` must be valid for writes and hold no live charge; the other
-/// arguments as for `dma_region`.
+/// arguments as for `dev_cgroup_dma_region()`.
 #[no_mangle]
 pub unsafe extern "C" fn dev_cgroup_vb2_charge_dma_contig(
     record: Record,
@@ -126,7 +78,8 @@ pub unsafe extern "C" fn dev_cgroup_vb2_charge_dma_contig(
     attrs: c_ulong,
 ) -> c_int {
     // SAFETY: forwarded from the caller.
-    let region = unsafe { dma_region(dev, cookie, dma_addr, sgt, size, attrs) };
+    let region =
+        unsafe { bindings::dev_cgroup_dma_region(dev, cookie, dma_addr, sgt, size, attrs) };
     // SAFETY: forwarded from the caller; memory regions are boot-time regions.
     unsafe { charge(record, region, size) }
 }
@@ -162,14 +115,7 @@ pub unsafe extern "C" fn dev_cgroup_vb2_charge_vmalloc(
     size: u64,
 ) -> c_int {
     // SAFETY: `vaddr` is a live vmalloc address (caller).
-    let page = unsafe { bindings::vmalloc_to_page(vaddr) };
-    let region = if page.is_null() {
-        // SAFETY: no preconditions.
-        unsafe { bindings::dev_cgroup_system_ram_region() }
-    } else {
-        // SAFETY: `page` is a page of the live allocation.
-        unsafe { bindings::dev_cgroup_page_region(page) }
-    };
+    let region = unsafe { bindings::dev_cgroup_virt_region(vaddr) };
     // SAFETY: forwarded from the caller; memory regions are boot-time regions.
     unsafe { charge(record, region, size) }
 }

@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! GEM DMA helper adapter: every object `drm_gem_dma_create()` allocates
+//! memory for is charged, as `drm`, to the region that backs it, in the
+//! context of the task whose ioctl creates it (dumb create, driver create
+//! ioctls). Every driver using `DRM_GEM_DMA_DRIVER_OPS` (tidss, and the other
+//! display controllers built on the helper) is covered without changes.
+//!
+//! The helper (patched by `patches/0005`) calls in once the memory exists; a
+//! refused charge makes it drop the object, which frees the memory, and fail
+//! with `-ENOMEM`. `drm_gem_dma_free()` gives the charge back. Imported
+//! dma-bufs (`drm_gem_dma_prime_import_sg_table()`) never allocate, so they
+//! are never charged: the exporter paid.
+//!
+//! Region: write-combined memory from `dma_alloc_wc()` is described by the
+//! DMA API (`dev_cgroup_dma_region()`); non-coherent memory from
+//! `dma_alloc_noncoherent()` is a kernel address whose page decides.
+
+use core::ffi::c_void;
+use kernel::bindings;
+use kernel::ffi::c_int;
+
+type Record = *mut bindings::dev_cgroup_charge;
+
+const _: unsafe extern "C" fn(
+    Record,
+    *mut bindings::device,
+    *mut c_void,
+    bindings::dma_addr_t,
+    u64,
+    bool,
+) -> c_int = bindings::dev_cgroup_drm_gem_dma_charge;
+const _: unsafe extern "C" fn(
+    Record,
+    *mut bindings::device,
+    *mut c_void,
+    bindings::dma_addr_t,
+    u64,
+    bool,
+) -> c_int = dev_cgroup_drm_gem_dma_charge;
+const _: unsafe extern "C" fn(Record) = bindings::dev_cgroup_drm_gem_dma_uncharge;
+const _: unsafe extern "C" fn(Record) = dev_cgroup_drm_gem_dma_uncharge;
+
+/// Charges a GEM DMA object's memory. Returns 0 or `-ENOMEM`.
+///
+/// # Safety
+///
+/// `record` must be valid for writes and hold no live charge; `dev`, `vaddr`,
+/// `dma_addr` and `size` must describe the object's live allocation, made by
+/// `dma_alloc_noncoherent()` if `noncoherent`, else by `dma_alloc_wc()`.
+#[no_mangle]
+pub unsafe extern "C" fn dev_cgroup_drm_gem_dma_charge(
+    record: Record,
+    dev: *mut bindings::device,
+    vaddr: *mut c_void,
+    dma_addr: bindings::dma_addr_t,
+    size: u64,
+    noncoherent: bool,
+) -> c_int {
+    let region = if noncoherent {
+        // SAFETY: `vaddr` is the kernel address of the live allocation (caller).
+        unsafe { bindings::dev_cgroup_virt_region(vaddr) }
+    } else {
+        // SAFETY: a live `dma_alloc_wc()` allocation (caller), which is
+        // `dma_alloc_attrs()` with `DMA_ATTR_WRITE_COMBINE`.
+        unsafe {
+            bindings::dev_cgroup_dma_region(
+                dev,
+                vaddr,
+                dma_addr,
+                core::ptr::null_mut(),
+                size,
+                bindings::DMA_ATTR_WRITE_COMBINE as kernel::ffi::c_ulong,
+            )
+        }
+    };
+    // SAFETY: `record` is writable and empty (caller); memory regions are
+    // boot-time regions.
+    unsafe {
+        bindings::dev_cgroup_charge_buffer(
+            record,
+            region,
+            size,
+            bindings::dev_cgroup_consumer_DEV_CGROUP_CONSUMER_DRM,
+        )
+    }
+}
+
+/// Uncharges a GEM DMA object; a no-op on an empty or already uncharged record.
+///
+/// # Safety
+///
+/// `record` must be zeroed or filled by `dev_cgroup_drm_gem_dma_charge`.
+#[no_mangle]
+pub unsafe extern "C" fn dev_cgroup_drm_gem_dma_uncharge(record: Record) {
+    // SAFETY: forwarded from the caller.
+    unsafe { bindings::dev_cgroup_uncharge_buffer(record) }
+}
