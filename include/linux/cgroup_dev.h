@@ -84,6 +84,8 @@ bool dev_cgroup_evict_valuable(struct dev_cgroup_pool *limit_pool,
 			       struct dev_cgroup_pool *test_pool,
 			       bool ignore_low, bool *ret_hit_low);
 void dev_cgroup_pool_put(struct dev_cgroup_pool *pool);
+struct cgroup_subsys_state *dev_cgroup_get_current_css(void);
+void dev_cgroup_put_css(struct cgroup_subsys_state *css);
 
 /*
  * Buffer charges for allocators that cannot evict: 0, -ENOMEM when a dev.max
@@ -127,6 +129,20 @@ void dev_cgroup_vb2_uncharge(struct dev_cgroup_charge *charge);
 int dev_cgroup_drm_gem_dma_charge(struct dev_cgroup_charge *charge, struct device *dev,
 				  void *vaddr, dma_addr_t dma_addr, u64 size, bool noncoherent);
 void dev_cgroup_drm_gem_dma_uncharge(struct dev_cgroup_charge *charge);
+
+/*
+ * TTM adapter (src/adapters/ttm.rs). A DRM device's memory is registered as
+ * "drm/<unique>" with one region; TTM charges a resource placed in it to the
+ * buffer object's owner: 0, -ENOSPC at a limit (*ret_limit_pool referenced
+ * when asked), -ENOMEM.
+ */
+struct dev_cgroup_device *dev_cgroup_drm_register_region(const char *unique,
+							 const char *region, u64 capacity,
+							 struct dev_cgroup_region **ret_region);
+int dev_cgroup_ttm_charge(struct dev_cgroup_region *region, struct cgroup_subsys_state *owner,
+			  u64 size, struct dev_cgroup_charge *charge,
+			  struct dev_cgroup_pool **ret_limit_pool);
+void dev_cgroup_ttm_uncharge(struct dev_cgroup_charge *charge);
 
 #else /* !CONFIG_CGROUP_DEV */
 
@@ -252,6 +268,33 @@ static inline int dev_cgroup_drm_gem_dma_charge(struct dev_cgroup_charge *charge
 }
 
 static inline void dev_cgroup_drm_gem_dma_uncharge(struct dev_cgroup_charge *charge) {}
+
+static inline struct cgroup_subsys_state *dev_cgroup_get_current_css(void)
+{
+	return NULL;
+}
+
+static inline void dev_cgroup_put_css(struct cgroup_subsys_state *css) {}
+
+static inline struct dev_cgroup_device *
+dev_cgroup_drm_register_region(const char *unique, const char *region, u64 capacity,
+			       struct dev_cgroup_region **ret_region)
+{
+	*ret_region = NULL;
+	return NULL;
+}
+
+static inline int dev_cgroup_ttm_charge(struct dev_cgroup_region *region,
+					struct cgroup_subsys_state *owner, u64 size,
+					struct dev_cgroup_charge *charge,
+					struct dev_cgroup_pool **ret_limit_pool)
+{
+	charge->pool = NULL;
+	charge->size = 0;
+	return 0;
+}
+
+static inline void dev_cgroup_ttm_uncharge(struct dev_cgroup_charge *charge) {}
 
 #endif /* CONFIG_CGROUP_DEV */
 

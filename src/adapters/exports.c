@@ -15,3 +15,6 @@ EXPORT_SYMBOL_GPL(dev_cgroup_vb2_uncharge);
 EXPORT_SYMBOL_GPL(dev_cgroup_dma_region);
 EXPORT_SYMBOL_GPL(dev_cgroup_drm_gem_dma_charge);
 EXPORT_SYMBOL_GPL(dev_cgroup_drm_gem_dma_uncharge);
+EXPORT_SYMBOL_GPL(dev_cgroup_drm_register_region);
+EXPORT_SYMBOL_GPL(dev_cgroup_ttm_charge);
+EXPORT_SYMBOL_GPL(dev_cgroup_ttm_uncharge);

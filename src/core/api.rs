@@ -296,8 +296,9 @@ pub(crate) unsafe extern "C" fn dev_cgroup_evict_valuable(
     ret_hit_low: *mut bool,
 ) -> bool {
     if test_pool.is_null() {
-        // An uncharged buffer is not protected by anyone.
-        return true;
+        // An uncharged buffer is protected by no one, but evicting it only
+        // helps when the region itself is full: it frees no cgroup's budget.
+        return limit_pool.is_null();
     }
     // SAFETY: referenced handles (caller).
     let test = unsafe { Pool::clone_from_handle(test_pool) };

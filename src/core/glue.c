@@ -223,4 +223,21 @@ EXPORT_SYMBOL_GPL(dev_cgroup_uncharge);
 EXPORT_SYMBOL_GPL(dev_cgroup_evict_valuable);
 EXPORT_SYMBOL_GPL(dev_cgroup_pool_put);
 EXPORT_SYMBOL_GPL(dev_cgroup_charge_buffer);
+
+/*
+ * The dev css of the current task, referenced, for frameworks that charge
+ * later on behalf of the task that created an object (TTM buffer objects).
+ */
+struct cgroup_subsys_state *dev_cgroup_get_current_css(void)
+{
+	return task_get_css(current, dev_cgrp_id);
+}
+EXPORT_SYMBOL_GPL(dev_cgroup_get_current_css);
+
+void dev_cgroup_put_css(struct cgroup_subsys_state *css)
+{
+	if (css)
+		css_put(css);
+}
+EXPORT_SYMBOL_GPL(dev_cgroup_put_css);
 EXPORT_SYMBOL_GPL(dev_cgroup_uncharge_buffer);

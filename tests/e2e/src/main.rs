@@ -7,6 +7,7 @@
 mod cg;
 mod files;
 mod heaps;
+mod kms;
 mod v4l2;
 
 use std::panic::{self, AssertUnwindSafe};
@@ -30,6 +31,7 @@ fn main() {
     let mut tests: Vec<Test> = files::tests();
     tests.extend(heaps::tests());
     tests.extend(v4l2::tests());
+    tests.extend(kms::tests());
     println!("KTAP version 1");
     println!("1..{}", tests.len());
     let mut failed = 0;
