@@ -60,6 +60,19 @@ check '[ -n "$used" ] && [ "$used" -le 16777216 ]' "heap + V4L2 together stayed 
 check 'echo "$out" | grep -q "region.reserved.dma_heap=12582912"' "dev.stat splits the budget by framework"
 check 'grep -q "^cma region.reserved=0" $cg/demo/dev.current' "everything was uncharged"
 
+step "VRAM on bochs (GEM VRAM helper on TTM): charged while scanned out"
+vram=$(sed -n 's/^\(drm\/[^ ]*\) region.vram=.*/\1/p' $cg/dev.capacity)
+echo "  The card's VRAM is device $vram. demo/ may keep 2 MiB of it resident:"
+echo "$vram region.vram=2M" > $cg/demo/dev.max
+echo 0 > $cg/demo/cgroup.procs
+out=$(devcg-e2e kms-scanout 2 $cg/demo)
+echo 0 > $cg/cgroup.procs
+echo "$out"
+check 'echo "$out" | grep -q "framebuffer 1 .*: ok, region.vram now 1228800"' "the first 1.2 MB framebuffer went to VRAM and was charged"
+check 'echo "$out" | grep -q "framebuffer 2 .*: refused, .*region.vram now 1228800"' "the second did not fit under 2M and was refused"
+echo '$ cat demo/dev.current   (the framebuffers were freed when the program exited)'; cat $cg/demo/dev.current
+check "grep -q \"^\$vram region.vram=0\" $cg/demo/dev.current" "VRAM was uncharged"
+
 rmdir $cg/demo
 echo
 [ $fail = 0 ] && echo "demo: all checks held" || echo "demo: some checks FAILED"

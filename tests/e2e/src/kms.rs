@@ -270,7 +270,12 @@ fn scanout_over_vram_limit_refused_cleanly() -> TestResult {
         card.must_scanout(&fb1, "of the first framebuffer")?;
         expect_vram(&cg.path, FB_BYTES)?;
         match card.scanout(&fb2) {
-            Err(libc::ENOMEM) | Err(libc::ENOSPC) => {}
+            Err(e @ (libc::ENOMEM | libc::ENOSPC)) => {
+                println!(
+                    "# SETCRTC over the VRAM limit: errno {e} ({})",
+                    std::io::Error::from_raw_os_error(e)
+                );
+            }
             other => {
                 return Err(format!(
                     "second scanout over a 2M limit: expected ENOMEM or ENOSPC, got {other:?}"
@@ -327,4 +332,42 @@ fn lowered_vram_limit_evicts_own_buffers_only() -> TestResult {
     }
     drop(card);
     expect_vram(&cg.path, 0)
+}
+
+/// `devcg-e2e kms-scanout <count> [cgroup dir]`: for the demo. Creates
+/// `count` 640x480 framebuffers on bochs and scans each out in turn, printing
+/// every outcome and the cgroup's VRAM usage after it.
+pub fn cli(args: &[String]) -> i32 {
+    let [count, rest @ ..] = args else {
+        eprintln!("usage: devcg-e2e kms-scanout <count> [cgroup dir]");
+        return 2;
+    };
+    let Ok(count) = count.parse::<u32>() else {
+        eprintln!("count must be a number");
+        return 2;
+    };
+    let card = match Card::open() {
+        Ok(card) => card,
+        Err(e) => {
+            eprintln!("{e}");
+            return 1;
+        }
+    };
+    for i in 1..=count {
+        let outcome = match card.framebuffer() {
+            Err(e) => e,
+            Ok(fb) => match card.scanout(&fb) {
+                Ok(()) => "ok".to_string(),
+                Err(e) => format!("refused, {}", std::io::Error::from_raw_os_error(e)),
+            },
+        };
+        let usage = match rest.first() {
+            Some(dir) => vram(Path::new(dir), "dev.current", "")
+                .map(|v| format!(", region.vram now {v}"))
+                .unwrap_or_else(|e| e),
+            None => String::new(),
+        };
+        println!("  SETCRTC framebuffer {i} ({FB_BYTES} bytes): {outcome}{usage}");
+    }
+    0
 }

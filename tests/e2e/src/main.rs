@@ -26,6 +26,7 @@ fn main() {
     match args.first().map(String::as_str) {
         Some("heap-alloc") => std::process::exit(heaps::cli(&args[1..])),
         Some("v4l2-reqbufs") => std::process::exit(v4l2::cli(&args[1..])),
+        Some("kms-scanout") => std::process::exit(kms::cli(&args[1..])),
         _ => {}
     }
     let mut tests: Vec<Test> = files::tests();
