@@ -8,6 +8,7 @@ mod cg;
 mod files;
 mod heaps;
 mod kms;
+mod robust;
 mod v4l2;
 
 use std::panic::{self, AssertUnwindSafe};
@@ -33,6 +34,7 @@ fn main() {
     tests.extend(heaps::tests());
     tests.extend(v4l2::tests());
     tests.extend(kms::tests());
+    tests.extend(robust::tests());
     println!("KTAP version 1");
     println!("1..{}", tests.len());
     let mut failed = 0;

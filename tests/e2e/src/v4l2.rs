@@ -65,7 +65,7 @@ fn errno() -> i32 {
 }
 
 /// One vivid capture node, opened.
-struct Capture {
+pub(crate) struct Capture {
     file: File,
     name: String,
 }
@@ -522,4 +522,14 @@ pub fn cli(args: &[String]) -> i32 {
         }
     }
     0
+}
+
+/// Opens vivid instance `inst`'s capture node and requests `count` MMAP
+/// buffers on it; they live as long as the returned node.
+pub(crate) fn open_and_request(inst: u32, count: u32) -> Result<Capture, String> {
+    let capture = Capture::open(inst)?;
+    capture
+        .reqbufs(count)
+        .map_err(|e| format!("REQBUFS {count}: errno {e}"))?;
+    Ok(capture)
 }
