@@ -2,7 +2,7 @@
 # Entry points. Everything big lives in $(DEVCG_CACHE) (default ~/.cache/devcg).
 # V=1 shows full output of every phase.
 
-.PHONY: all setup build run test vm-run clean-cache help
+.PHONY: all setup build run test bench vm-run clean-cache help
 
 all: test
 
@@ -11,6 +11,7 @@ help:
 	@echo "make test           host cargo test + KUnit + end-to-end suite (what CI runs)"
 	@echo "make vm-run PROG=f  run file f (script or static binary) as root in the guest"
 	@echo "make build          set up, graft and build kernel + guest userspace"
+	@echo "make bench          fast path vs the C page_counter, heap ioctl overhead (a table)"
 
 setup:
 	@scripts/setup.sh
@@ -24,6 +25,9 @@ run: build
 
 test:
 	@scripts/test.sh
+
+bench:
+	@scripts/bench.sh
 
 vm-run:
 	@test -n "$(PROG)" || { echo "usage: make vm-run PROG=<path>"; exit 2; }

@@ -215,8 +215,9 @@ pub(crate) unsafe extern "C" fn dev_cgroup_try_charge_css(
     let Some(css) = NonNull::new(css) else {
         return EINVAL.to_errno();
     };
-    // SAFETY: the caller holds a reference on `css`.
-    let css = unsafe { OwnedCss::from_borrowed(css) };
+    // SAFETY: the caller holds a reference on `css` for the whole call, which
+    // is as long as the borrow lives.
+    let css = unsafe { OwnedCss::borrow_raw(css) };
     // SAFETY: forwarded from the caller.
     unsafe { charge(&css, region, size, consumer, ret_pool, ret_limit_pool) }
 }
@@ -242,11 +243,10 @@ unsafe fn charge(
     // SAFETY: `ret_pool` is writable (caller).
     unsafe { *ret_pool = ptr::null_mut() };
     // SAFETY: region handles point to the data of an `Arc<Region>` kept alive
-    // by the device, which the caller holds.
-    let region: Arc<Region> =
-        unsafe { ArcBorrow::from_raw(region.cast_const().cast::<Region>()) }.into();
+    // by the device, which the caller holds for the duration of the call.
+    let region = unsafe { ArcBorrow::from_raw(region.cast_const().cast::<Region>()) };
     let consumer = consumer as usize;
-    match pool::try_charge(css, &region, size, consumer) {
+    match pool::try_charge(css, region, size, consumer) {
         Ok(pool) => {
             // SAFETY: `ret_pool` is writable (caller).
             unsafe { *ret_pool = Pool::into_handle(pool, consumer) };

@@ -50,6 +50,22 @@ impl OwnedCss {
         OwnedCss(css)
     }
 
+    /// Views a css the caller holds a reference on, without taking another:
+    /// the fast path for callers that pass a referenced css. Clones of the
+    /// view (as pools take) get references of their own.
+    ///
+    /// # Safety
+    ///
+    /// `css` must point to a css of the dev controller on which the caller
+    /// holds a reference for as long as the returned value is used.
+    pub(crate) unsafe fn borrow_raw(
+        css: NonNull<bindings::cgroup_subsys_state>,
+    ) -> core::mem::ManuallyDrop<Self> {
+        // INVARIANT: the reference is the caller's; `ManuallyDrop` guarantees
+        // this value never gives it back.
+        core::mem::ManuallyDrop::new(OwnedCss(css))
+    }
+
     /// The raw pointer, for comparisons and for C callers.
     pub(crate) fn as_ptr(&self) -> *mut bindings::cgroup_subsys_state {
         self.0.as_ptr()

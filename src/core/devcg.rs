@@ -52,6 +52,7 @@ same_signature_internal! {
     devcg_state_free: unsafe extern "C" fn(*mut c_void);
     devcg_file_show: unsafe extern "C" fn(*mut bindings::cgroup_subsys_state, *mut bindings::seq_file, c_uint) -> c_int;
     devcg_file_write: unsafe extern "C" fn(*mut bindings::cgroup_subsys_state, c_uint, *const c_char, usize) -> c_int;
+    devcg_pool_bytes: unsafe extern "C" fn() -> usize;
 }
 
 /// Allocates a cgroup's state; the root's allocation also sets up the registry.
@@ -138,4 +139,12 @@ pub unsafe extern "C" fn devcg_file_write(
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }
+}
+
+/// Bytes of controller state one (cgroup, region) pool costs: the pool with
+/// its `Arc` refcount, and its slot in the cgroup's table.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn devcg_pool_bytes() -> usize {
+    core::mem::size_of::<(bindings::refcount_t, pool::Pool)>()
+        + core::mem::size_of::<Option<kernel::sync::Arc<pool::Pool>>>()
 }

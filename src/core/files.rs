@@ -141,7 +141,7 @@ fn write_setting(css: &OwnedCss, which: Setting, input: &str) -> Result {
                 .ok_or(ENODEV)?;
             for (name, value) in line.assignments() {
                 let region = device.region(name).ok_or(EINVAL)?;
-                let pool = pool::get_or_create(css, region, GFP_KERNEL)?;
+                let pool = pool::get_or_create(css, region.as_arc_borrow(), GFP_KERNEL)?;
                 if plan.iter().any(|(p, _)| Arc::ptr_eq(p, &pool)) {
                     return Err(EINVAL);
                 }

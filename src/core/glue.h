@@ -36,6 +36,8 @@ int devcg_file_show(struct cgroup_subsys_state *css, struct seq_file *sf,
 		    unsigned int file);
 int devcg_file_write(struct cgroup_subsys_state *css, unsigned int file,
 		     const char *buf, size_t len);
+/* Bytes of controller state per (cgroup, region) pool, for the benchmark. */
+size_t devcg_pool_bytes(void);
 
 /* Implemented in glue.c, called by Rust. */
 typedef void (*devcg_css_fn)(struct cgroup_subsys_state *css, void *data);

@@ -21,7 +21,7 @@
 use core::mem::{offset_of, size_of};
 use core::ptr;
 use kernel::prelude::*;
-use kernel::sync::{Arc, SpinLock};
+use kernel::sync::{Arc, ArcBorrow, SpinLock};
 use kernel::{bindings, new_spinlock};
 
 use crate::css::{self, OwnedCss};
@@ -185,10 +185,10 @@ pub(crate) fn forget_region(region: &Region) {
 /// cgroup went offline, `-ENOMEM` if an allocation with `flags` fails.
 pub(crate) fn get_or_create(
     css: &OwnedCss,
-    region: &Arc<Region>,
+    region: ArcBorrow<'_, Region>,
     flags: kernel::alloc::Flags,
 ) -> Result<Arc<Pool>> {
-    if let Some(pool) = css.state().pool(region) {
+    if let Some(pool) = css.state().pool(&region) {
         return Ok(pool);
     }
     // Collect the cgroups from `css` up to the nearest one that has a pool.
@@ -196,7 +196,7 @@ pub(crate) fn get_or_create(
     let mut parent_pool = None;
     let mut at = Some(css.clone());
     while let Some(c) = at {
-        if let Some(pool) = c.state().pool(region) {
+        if let Some(pool) = c.state().pool(&region) {
             parent_pool = Some(pool);
             break;
         }
@@ -211,7 +211,7 @@ pub(crate) fn get_or_create(
 
 fn insert(
     css: &OwnedCss,
-    region: &Arc<Region>,
+    region: ArcBorrow<'_, Region>,
     parent: Option<Arc<Pool>>,
     flags: kernel::alloc::Flags,
 ) -> Result<Arc<Pool>> {
@@ -219,7 +219,7 @@ fn insert(
         Pool {
             counter: Counter::new(),
             parent,
-            region: region.clone(),
+            region: region.into(),
             css: css.clone(),
             handles: [
                 ChargeHandle(0),
@@ -245,7 +245,7 @@ fn insert(
     let entry = &mut table.slots[slot];
     match entry {
         // Someone else created it meanwhile: use theirs.
-        Some(existing) if ptr::eq(&*existing.region, &**region) => Ok(existing.clone()),
+        Some(existing) if ptr::eq(&*existing.region, &*region) => Ok(existing.clone()),
         // Empty, or left over from an unregistered region that had this slot.
         _ => {
             let stale = entry.replace(new.clone());
@@ -265,7 +265,7 @@ pub(crate) struct LimitHit {
 /// Charges `size` bytes of `region` to `css` for `consumer`.
 pub(crate) fn try_charge(
     css: &OwnedCss,
-    region: &Arc<Region>,
+    region: ArcBorrow<'_, Region>,
     size: u64,
     consumer: usize,
 ) -> core::result::Result<Arc<Pool>, ChargeError> {

@@ -28,6 +28,7 @@ fn main() {
         Some("heap-alloc") => std::process::exit(heaps::cli(&args[1..])),
         Some("v4l2-reqbufs") => std::process::exit(v4l2::cli(&args[1..])),
         Some("kms-scanout") => std::process::exit(kms::cli(&args[1..])),
+        Some("heap-bench") => std::process::exit(heaps::bench_cli(&args[1..])),
         _ => {}
     }
     let mut tests: Vec<Test> = files::tests();

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# make bench: performance of the dev controller, printed as a table.
+#  1. the charge+uncharge fast path against the kernel's C page_counter, at
+#     depths 1, 4 and 8, on one CPU and on both CPUs at once, with 1 and 64
+#     registered regions and with 1000 configured sibling cgroups;
+#  2. DMA_HEAP_IOCTL_ALLOC + close of 64 KiB and 4 MiB from a dev cgroup,
+#     against the same kernel booted with cgroup_disable=dev;
+#  3. bytes of state per (cgroup, region) pool.
+# Two guest boots under TCG; a few minutes. Numbers vary with the host: TCG
+# emulation inflates absolute times, the ratios are what to read.
+. "$(dirname "$0")/lib.sh"
+
+"$REPO/scripts/build.sh"
+"$REPO/scripts/initramfs.sh"
+enabled=$LOGS/bench-enabled.log disabled=$LOGS/bench-disabled.log
+VM_QUIET=1 phase "bench: controller enabled" "$LOGS/bench-enabled-run.log" \
+	"$REPO/scripts/vm-run.sh" "$REPO/tests/bench/guest-bench.sh" "$enabled"
+VM_QUIET=1 VM_APPEND="cgroup_disable=dev" phase "bench: cgroup_disable=dev" \
+	"$LOGS/bench-disabled-run.log" "$REPO/scripts/vm-run.sh" "$REPO/tests/bench/guest-bench.sh" "$disabled"
+
+results=$(cat "$enabled" "$disabled" | tr -d '\r' | sed -n 's/^RESULT //p')
+get() { echo "$results" | awk -v k="$1" '$1 == k { print $2 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%+.1f%%", (a - b) * 100 / b; else print "n/a" }'; }
+
+echo
+echo "dev controller benchmark, Debian linux-source-6.12 $(kernel_package_version), $(nproc) host CPUs, QEMU TCG"
+echo
+printf '%-34s %6s %12s %12s %8s\n' "charge+uncharge (ns per pair)" CPUs "Rust dev" "C pg_counter" "Rust/C"
+for d in 1 4 8; do
+	for c in 1 2; do
+		r=$(get "depth${d}_rust_1region_cpus$c") p=$(get "depth${d}_c_page_counter_cpus$c")
+		printf '%-34s %6s %12s %12s %8s\n' "depth $d ($(get "depth${d}_levels") levels)" "$c" "$r" "$p" "$(ratio "$r" "$p")"
+	done
+done
+echo
+printf '%-34s %6s %12s %12s %8s\n' "scaling (ns per pair, depth 1)" CPUs "baseline" "scaled" "ratio"
+for c in 1 2; do
+	a=$(get "depth1_rust_1region_cpus$c") b=$(get "depth1_rust_64regions_cpus$c")
+	printf '%-34s %6s %12s %12s %8s\n' "1 vs 64 registered regions" "$c" "$a" "$b" "$(ratio "$b" "$a")"
+	b=$(get "siblings1000_rust_1region_cpus$c")
+	printf '%-34s %6s %12s %12s %8s\n' "1 vs 1000 sibling cgroups" "$c" "$a" "$b" "$(ratio "$b" "$a")"
+done
+echo
+printf '%-34s %12s %12s %8s\n' "heap alloc+close (ns)" "dev enabled" "disabled" "overhead"
+for s in 65536 4194304; do
+	e=$(get "enabled_heap_system_$s") d=$(get "disabled_heap_system_$s")
+	printf '%-34s %12s %12s %8s\n' "system heap, $((s / 1024)) KiB" "$e" "$d" "$(pct "$e" "$d")"
+done
+echo
+echo "state per (cgroup, region) pool: $(get depth1_pool_bytes) bytes"
+[ -n "$(get depth8_rust_1region_cpus1)" ] && [ -n "$(get disabled_heap_system_65536)" ] ||
+	die "benchmark incomplete: see $enabled and $disabled"

@@ -1,0 +1,40 @@
+#!/bin/sh
+# Runs inside the guest for scripts/bench.sh; prints "RESULT <key> <value>" lines.
+# Booted with cgroup_disable=dev it only times the heap ioctls; otherwise also
+# the fast path (tests/bench/devcg_bench.c).
+set -u
+cg=/sys/fs/cgroup
+mode=full
+grep -qw cgroup_disable=dev /proc/cmdline && mode=heap
+if [ "$mode" = heap ]; then
+	for spec in "system 65536 1000" "system 4194304 100"; do
+		devcg-e2e heap-bench $spec | sed 's/^/RESULT disabled_/'
+	done
+	exit 0
+fi
+mount -t debugfs debugfs /sys/kernel/debug
+echo +dev > $cg/cgroup.subtree_control
+dir=$cg
+for level in 1 2 3 4 5 6 7 8; do
+	dir=$dir/b$level
+	mkdir $dir
+	[ $level = 8 ] || echo +dev > $dir/cgroup.subtree_control
+done
+run() { # label, leaf
+	echo "$2 100000" > /sys/kernel/debug/dev_cgroup_bench || exit 1
+	sed "s/^/RESULT $1_/" /sys/kernel/debug/dev_cgroup_bench
+}
+run depth1 $cg/b1
+run depth4 $cg/b1/b2/b3/b4
+run depth8 $cg/b1/b2/b3/b4/b5/b6/b7/b8
+echo "bench: making 1000 configured siblings" >&2
+i=0
+while [ $i -lt 1000 ]; do
+	mkdir $cg/s$i && echo "system region.ram=1G" > $cg/s$i/dev.max
+	i=$((i + 1))
+done
+run siblings1000 $cg/b1
+mkdir $cg/heap && echo 0 > $cg/heap/cgroup.procs
+for spec in "system 65536 1000" "system 4194304 100"; do
+	devcg-e2e heap-bench $spec | sed 's/^/RESULT enabled_/'
+done
