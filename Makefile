@@ -2,7 +2,7 @@
 # Entry points. Everything big lives in $(DEVCG_CACHE) (default ~/.cache/devcg).
 # V=1 shows full output of every phase.
 
-.PHONY: all setup build run test bench vm-run clean-cache help
+.PHONY: all setup build run test test-debug bench fuzz vm-run clean-cache help
 
 all: test
 
@@ -11,7 +11,9 @@ help:
 	@echo "make test           host cargo test + KUnit + end-to-end suite (what CI runs)"
 	@echo "make vm-run PROG=f  run file f (script or static binary) as root in the guest"
 	@echo "make build          set up, graft and build kernel + guest userspace"
+	@echo "make test-debug     the same suites on a lockdep/KASAN/kmemleak kernel (clang)"
 	@echo "make bench          fast path vs the C page_counter, heap ioctl overhead (a table)"
+	@echo "make fuzz           coverage-guided fuzzing of the parser (FUZZ_SECONDS=60)"
 
 setup:
 	@scripts/setup.sh
@@ -26,8 +28,14 @@ run: build
 test:
 	@scripts/test.sh
 
+test-debug:
+	@DEVCG_FLAVOR=debug scripts/test.sh
+
 bench:
 	@scripts/bench.sh
+
+fuzz:
+	@scripts/fuzz.sh
 
 vm-run:
 	@test -n "$(PROG)" || { echo "usage: make vm-run PROG=<path>"; exit 2; }

@@ -6,8 +6,7 @@
 "$REPO/scripts/setup.sh"
 "$REPO/scripts/graft.sh"
 mkdir -p "$BUILD"
-phase "build kernel ($(cat "$TREE/.devcg-version"))" "$LOGS/build.log" \
+phase "build ${FLAVOR:+$FLAVOR }kernel ($(cat "$TREE/.devcg-version"))" "$LOGS/build.log" \
 	python3 "$TREE/tools/testing/kunit/kunit.py" build --arch=x86_64 \
-	--build_dir="$BUILD" --kunitconfig="$REPO/config/kernel.config" \
-	--jobs="$(nproc)" --make_options "RUSTC=$RUSTC" --make_options "RUSTDOC=$RUSTDOC" \
-	--make_options "BINDGEN=$BINDGEN"
+	--build_dir="$BUILD" "${KUNITCONFIGS[@]}" --jobs="$(nproc)" \
+	$(printf -- '--make_options %s ' "${KMAKE_VARS[@]:1}")

@@ -10,8 +10,11 @@ CACHE=${DEVCG_CACHE:-$HOME/.cache/devcg}
 KSRC_TARBALL=/usr/src/linux-source-6.12.tar.xz
 PRISTINE=$CACHE/pristine        # unpacked once, never modified
 TREE=$CACHE/tree                # hard-linked copy of PRISTINE + our links + patches
-BUILD=$CACHE/build              # O= output directory, shared by kunit.py and QEMU runs
-LOGS=$CACHE/logs
+# DEVCG_FLAVOR=debug (make test-debug): the same suites on a debug kernel (lockdep,
+# KASAN, kmemleak...), built with clang in its own build directory.
+FLAVOR=${DEVCG_FLAVOR:-}
+BUILD=$CACHE/build${FLAVOR:+-$FLAVOR}   # O= output directory, shared by kunit.py and QEMU runs
+LOGS=$CACHE/logs${FLAVOR:+-$FLAVOR}
 GUEST=$CACHE/guest              # initramfs and e2e binaries
 BINDGEN_VERSION=0.73.2
 
@@ -19,6 +22,16 @@ export RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc
 export BINDGEN=${BINDGEN:-$HOME/.cargo/bin/bindgen}
 export LIBCLANG_PATH=/usr/lib/llvm-19/lib
 KMAKE_VARS=(ARCH=x86_64 "RUSTC=$RUSTC" "RUSTDOC=$RUSTDOC" "BINDGEN=$BINDGEN")
+KUNITCONFIGS=(--kunitconfig="$REPO/config/kernel.config")
+case "$FLAVOR" in
+"") ;;
+debug)
+	# KASAN instruments Rust through LLVM, so the C side must be clang's too.
+	KMAKE_VARS+=(LLVM=-19)
+	KUNITCONFIGS+=(--kunitconfig="$REPO/config/debug.config")
+	;;
+*) echo "error: unknown DEVCG_FLAVOR=$FLAVOR" >&2; exit 1 ;;
+esac
 
 mkdir -p "$LOGS"
 V=${V:-0}

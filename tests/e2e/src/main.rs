@@ -13,8 +13,12 @@ mod v4l2;
 
 use std::panic::{self, AssertUnwindSafe};
 
-/// A test: `Err` (or a panic) fails it.
+/// A test: `Err` (or a panic) fails it, unless the message starts with
+/// [`SKIP`]: then it is reported as skipped, with the rest as the reason.
 pub type TestResult = Result<(), String>;
+
+/// Prefix of a test's `Err` that reports a skip rather than a failure.
+pub const SKIP: &str = "SKIP: ";
 
 /// One named test.
 pub struct Test {
@@ -44,6 +48,9 @@ fn main() {
             .unwrap_or_else(|_| Err("panicked".to_string()));
         match outcome {
             Ok(()) => println!("ok {} {}", i + 1, test.name),
+            Err(why) if why.starts_with(SKIP) => {
+                println!("ok {} {} # SKIP {}", i + 1, test.name, &why[SKIP.len()..]);
+            }
             Err(why) => {
                 failed += 1;
                 for line in why.lines() {

@@ -15,7 +15,7 @@ use devcg_logic::logic::parse::{parse_write, Value};
 
 use crate::cg::{self, enable_dev, ensure, Cgroup, ROOT};
 use crate::heaps::{Inside, CMA, SYSTEM};
-use crate::{Test, TestResult};
+use crate::{Test, TestResult, SKIP};
 
 /// xorshift64*: deterministic, so a failure can be replayed from its seed.
 struct Rng(u64);
@@ -51,12 +51,62 @@ pub fn tests() -> Vec<Test> {
             name: "delegated_subtree_limits_children_not_itself",
             run: delegation,
         },
-        // Last: it takes vivid instance 0 away.
+        // Near the end: it takes vivid instance 0 away.
         Test {
             name: "unbinding_vivid_with_live_charges",
             run: unbind_vivid_with_live_charges,
         },
+        // Last: everything above has had its chance to leak.
+        Test {
+            name: "kmemleak_finds_nothing_of_ours",
+            run: kmemleak_finds_nothing_of_ours,
+        },
     ]
+}
+
+/// On a kernel with kmemleak (make test-debug), no unreferenced object
+/// allocated by the controller or its adapters; skipped on other kernels.
+fn kmemleak_finds_nothing_of_ours() -> TestResult {
+    let file = Path::new("/sys/kernel/debug/kmemleak");
+    if !file.exists() {
+        // SAFETY: plain mount(2) with NUL-terminated literals.
+        unsafe {
+            libc::mount(
+                c"debugfs".as_ptr(),
+                c"/sys/kernel/debug".as_ptr(),
+                c"debugfs".as_ptr(),
+                0,
+                std::ptr::null(),
+            )
+        };
+    }
+    if !file.exists() {
+        return Err(format!(
+            "{SKIP}this kernel has no kmemleak (make test-debug has)"
+        ));
+    }
+    // Objects are reported once unreferenced for 5 s; scan twice to settle.
+    for _ in 0..2 {
+        cg::set(file, "scan")?;
+        std::thread::sleep(Duration::from_secs(6));
+    }
+    let report = cg::read(file)?;
+    let ours: Vec<&str> = report
+        .split("unreferenced object")
+        .filter(|entry| {
+            ["dev_cgroup", "devcg", "cgroup_dev", "kernel/cgroup/dev"]
+                .iter()
+                .any(|s| entry.contains(s))
+        })
+        .collect();
+    let total = report.matches("unreferenced object").count();
+    println!(
+        "# kmemleak: {total} unreferenced objects in all, {} of the controller's",
+        ours.len()
+    );
+    ensure(ours.is_empty(), || {
+        format!("kmemleak reports:\n{}", ours.join("unreferenced object"))
+    })
 }
 
 const SETTINGS: [&str; 3] = ["dev.max", "dev.min", "dev.low"];
