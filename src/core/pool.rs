@@ -230,17 +230,29 @@ fn insert(
         },
         flags,
     )?;
+    let slot = region.slot();
     let mut table = css.state().table.lock();
+    if table.slots.len() <= slot {
+        // Grow the table outside its spinlock: `flags` may allow sleeping
+        // (GFP_KERNEL from interface writes).
+        drop(table);
+        let mut bigger = KVec::with_capacity(slot + 1, flags)?;
+        table = css.state().table.lock();
+        if table.slots.len() <= slot {
+            core::mem::swap(&mut table.slots, &mut bigger);
+            // `table.slots` has room for every entry: none of this allocates.
+            for entry in bigger.iter_mut() {
+                table.slots.push(entry.take(), GFP_ATOMIC)?;
+            }
+            let grow = slot + 1 - table.slots.len();
+            table.slots.extend_with(grow, None, GFP_ATOMIC)?;
+        }
+    }
     if region.is_dead() {
         return Err(ENODEV);
     }
     if !table.online {
         return Err(ENOENT);
-    }
-    let slot = region.slot();
-    if table.slots.len() <= slot {
-        let grow = slot + 1 - table.slots.len();
-        table.slots.extend_with(grow, None, flags)?;
     }
     let entry = &mut table.slots[slot];
     match entry {
