@@ -271,6 +271,24 @@ fn spawn_loop(dir: &Path, seed: u64) -> Result<libc::pid_t, String> {
     Ok(pid)
 }
 
+/// A child process that joins `dir` and has vivid instance 1 (vmalloc)
+/// allocate and free capture buffers until killed.
+fn spawn_vivid_loop(dir: &Path) -> Result<libc::pid_t, String> {
+    // SAFETY: this program is single-threaded, so the child may run anything.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err("fork failed".into());
+    }
+    if pid == 0 {
+        let _ = cg::write(dir.join("cgroup.procs"), "0");
+        loop {
+            // Opening, requesting 3 buffers and closing frees them again.
+            drop(crate::v4l2::open_and_request(1, 3));
+        }
+    }
+    Ok(pid)
+}
+
 fn stop(pid: libc::pid_t) {
     // SAFETY: `pid` is our child.
     unsafe {
@@ -279,9 +297,10 @@ fn stop(pid: libc::pid_t) {
     }
 }
 
-/// 4 allocating processes under a parent limited to 8M (children to 3M and
-/// 5M) on 2 vCPUs for 3 s, while the main process migrates them between
-/// the leaves and creates and removes empty cgroups. Sampled usage never
+/// 4 processes allocating heap buffers and one allocating vivid buffers,
+/// under a parent limited to 8M (children to 3M and 5M) on 2 vCPUs for 3 s,
+/// while the main process migrates them between the leaves and creates and
+/// removes empty cgroups. Sampled usage never
 /// passes any max, and all is 0 once the processes are gone.
 fn stress() -> TestResult {
     enable_dev(ROOT)?;
@@ -303,11 +322,13 @@ fn stress() -> TestResult {
             heap.set_max(dir, text)?;
         }
     }
-    let pids: Vec<_> = (0..4)
+    let mut pids: Vec<_> = (0..4)
         .map(|i| spawn_loop(&leaves[i % 2].path, 100 + i as u64))
         .collect::<Result<_, _>>()?;
+    pids.push(spawn_vivid_loop(&leaves[1].path)?);
     let mut rng = Rng(42);
     let (mut samples, mut migrations, mut churn) = (0u32, 0u32, 0u32);
+    let mut saw_v4l2 = false;
     let deadline = Instant::now() + Duration::from_secs(3);
     let result = (|| -> TestResult {
         while Instant::now() < deadline {
@@ -324,6 +345,7 @@ fn stress() -> TestResult {
                     samples += 1;
                 }
             }
+            saw_v4l2 |= SYSTEM.value_in(&parent.path, "dev.stat", ".v4l2")? > 0;
             let pid = rng.pick(&pids);
             let leaf = rng.pick(&leaves);
             if cg::write(leaf.file("cgroup.procs"), &pid.to_string()).is_ok() {
@@ -344,6 +366,9 @@ fn stress() -> TestResult {
     );
     ensure(migrations > 10 && churn > 10, || {
         "stress did too little".into()
+    })?;
+    ensure(saw_v4l2, || {
+        "vivid's buffers were never seen charged during the stress".into()
     })?;
     for dir in &dirs {
         for heap in [&CMA, &SYSTEM] {
