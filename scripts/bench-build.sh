@@ -5,7 +5,7 @@
 #   2. warm `make test` after touching one Rust file of the core.
 # Set-up is included but only costs its checks when the packages are installed.
 # Usage: scripts/bench-build.sh [workdir]   (default: a fresh mktemp -d; removed at the end
-# unless BENCH_KEEP=1). Runs for 20-30 minutes on 2 cores; run it on an idle machine.
+# unless BENCH_KEEP=1). About 8 minutes on 2 cores; run it on an idle machine.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
