@@ -11,25 +11,17 @@
 
 use core::ffi::c_void;
 use core::mem::MaybeUninit;
+#[macro_use]
+#[path = "../ffi_check.rs"]
+mod ffi_check;
+
 use kernel::bindings;
 use kernel::ffi::c_ulong;
 
-const _: unsafe extern "C" fn(
-    *mut bindings::device,
-    *mut c_void,
-    bindings::dma_addr_t,
-    *mut bindings::sg_table,
-    u64,
-    c_ulong,
-) -> *mut bindings::dev_cgroup_region = bindings::dev_cgroup_dma_region;
-const _: unsafe extern "C" fn(
-    *mut bindings::device,
-    *mut c_void,
-    bindings::dma_addr_t,
-    *mut bindings::sg_table,
-    u64,
-    c_ulong,
-) -> *mut bindings::dev_cgroup_region = dev_cgroup_dma_region;
+// Catch any drift between the C prototypes (via bindgen) and the definitions below.
+same_signature! {
+    dev_cgroup_dma_region: unsafe extern "C" fn(*mut bindings::device, *mut c_void, bindings::dma_addr_t, *mut bindings::sg_table, u64, c_ulong) -> Region;
+}
 
 type Region = *mut bindings::dev_cgroup_region;
 

@@ -20,20 +20,21 @@
 //!
 //! This crate is a client of the controller's C API only, like any driver.
 
+#[macro_use]
+#[path = "../ffi_check.rs"]
+mod ffi_check;
+
 use kernel::bindings;
 use kernel::ffi::c_int;
 
 type Record = *mut bindings::dev_cgroup_charge;
 
 // Catch any drift between the C prototypes (via bindgen) and the definitions below.
-const _: unsafe extern "C" fn(Record, *mut bindings::cma, u64) -> c_int =
-    bindings::dev_cgroup_dma_heap_charge_cma;
-const _: unsafe extern "C" fn(Record, *mut bindings::cma, u64) -> c_int =
-    dev_cgroup_dma_heap_charge_cma;
-const _: unsafe extern "C" fn(Record, u64) -> c_int = bindings::dev_cgroup_dma_heap_charge_system;
-const _: unsafe extern "C" fn(Record, u64) -> c_int = dev_cgroup_dma_heap_charge_system;
-const _: unsafe extern "C" fn(Record) = bindings::dev_cgroup_dma_heap_uncharge;
-const _: unsafe extern "C" fn(Record) = dev_cgroup_dma_heap_uncharge;
+same_signature! {
+    dev_cgroup_dma_heap_charge_cma: unsafe extern "C" fn(Record, *mut bindings::cma, u64) -> c_int;
+    dev_cgroup_dma_heap_charge_system: unsafe extern "C" fn(Record, u64) -> c_int;
+    dev_cgroup_dma_heap_uncharge: unsafe extern "C" fn(Record);
+}
 
 /// Charges `record` for `size` bytes of `region` (NULL: memory without a
 /// region, not charged) as a dma-buf heap buffer.

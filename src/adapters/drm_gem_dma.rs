@@ -17,29 +17,20 @@
 //! `dma_alloc_noncoherent()` is a kernel address whose page decides.
 
 use core::ffi::c_void;
+#[macro_use]
+#[path = "../ffi_check.rs"]
+mod ffi_check;
+
 use kernel::bindings;
 use kernel::ffi::c_int;
 
 type Record = *mut bindings::dev_cgroup_charge;
 
-const _: unsafe extern "C" fn(
-    Record,
-    *mut bindings::device,
-    *mut c_void,
-    bindings::dma_addr_t,
-    u64,
-    bool,
-) -> c_int = bindings::dev_cgroup_drm_gem_dma_charge;
-const _: unsafe extern "C" fn(
-    Record,
-    *mut bindings::device,
-    *mut c_void,
-    bindings::dma_addr_t,
-    u64,
-    bool,
-) -> c_int = dev_cgroup_drm_gem_dma_charge;
-const _: unsafe extern "C" fn(Record) = bindings::dev_cgroup_drm_gem_dma_uncharge;
-const _: unsafe extern "C" fn(Record) = dev_cgroup_drm_gem_dma_uncharge;
+// Catch any drift between the C prototypes (via bindgen) and the definitions below.
+same_signature! {
+    dev_cgroup_drm_gem_dma_charge: unsafe extern "C" fn(Record, *mut bindings::device, *mut c_void, bindings::dma_addr_t, u64, bool) -> c_int;
+    dev_cgroup_drm_gem_dma_uncharge: unsafe extern "C" fn(Record);
+}
 
 /// Charges a GEM DMA object's memory. Returns 0 or `-ENOMEM`.
 ///

@@ -14,6 +14,10 @@
 //! This crate is a client of the controller's C API only, like any driver.
 
 use core::ptr;
+#[macro_use]
+#[path = "../ffi_check.rs"]
+mod ffi_check;
+
 use kernel::bindings;
 use kernel::ffi::{c_char, c_int};
 use kernel::fmt;
@@ -29,15 +33,6 @@ type Css = *mut bindings::cgroup_subsys_state;
 type DeviceHandle = *mut bindings::dev_cgroup_device;
 
 // Catch any drift between the C prototypes (via bindgen) and the definitions below.
-macro_rules! same_signature {
-    ($($name:ident: $ty:ty;)*) => {
-        $(
-            const _: $ty = bindings::$name;
-            const _: $ty = $name;
-        )*
-    };
-}
-
 same_signature! {
     dev_cgroup_drm_register_region: unsafe extern "C" fn(*const c_char, *const c_char, u64, *mut Region) -> DeviceHandle;
     dev_cgroup_ttm_charge: unsafe extern "C" fn(Region, Css, u64, Record, *mut PoolHandle) -> c_int;

@@ -21,6 +21,10 @@
 //! This crate is a client of the controller's C API only, like any driver.
 
 use core::ffi::c_void;
+#[macro_use]
+#[path = "../ffi_check.rs"]
+mod ffi_check;
+
 use kernel::bindings;
 use kernel::ffi::{c_int, c_ulong};
 
@@ -28,15 +32,6 @@ type Record = *mut bindings::dev_cgroup_charge;
 type Region = *mut bindings::dev_cgroup_region;
 
 // Catch any drift between the C prototypes (via bindgen) and the definitions below.
-macro_rules! same_signature {
-    ($($name:ident: $ty:ty;)*) => {
-        $(
-            const _: $ty = bindings::$name;
-            const _: $ty = $name;
-        )*
-    };
-}
-
 same_signature! {
     dev_cgroup_vb2_charge_dma_contig: unsafe extern "C" fn(Record, *mut bindings::device, *mut c_void, bindings::dma_addr_t, *mut bindings::sg_table, u64, c_ulong) -> c_int;
     dev_cgroup_vb2_charge_sg: unsafe extern "C" fn(Record, *mut bindings::sg_table, u64) -> c_int;

@@ -22,25 +22,21 @@ type DeviceHandle = *mut bindings::dev_cgroup_device;
 type RegionHandle = *mut bindings::dev_cgroup_region;
 type PoolHandle = *mut bindings::dev_cgroup_pool;
 
-// Catch any drift between the C prototypes (via bindgen) and the Rust definitions.
-macro_rules! same_signature {
-    ($name:ident: $ty:ty) => {
-        const _: $ty = bindings::$name;
-        const _: $ty = $name;
-    };
+// Catch any drift between the C prototypes (via bindgen) and the definitions below.
+same_signature! {
+    dev_cgroup_register_device: unsafe extern "C" fn(*const c_char, *const bindings::dev_cgroup_region_desc, c_uint) -> DeviceHandle;
+    dev_cgroup_device_region: unsafe extern "C" fn(DeviceHandle, c_uint) -> RegionHandle;
+    dev_cgroup_unregister_device: unsafe extern "C" fn(DeviceHandle);
+    dev_cgroup_device_get: unsafe extern "C" fn(DeviceHandle);
+    dev_cgroup_device_put: unsafe extern "C" fn(DeviceHandle);
+    dev_cgroup_try_charge: unsafe extern "C" fn(RegionHandle, u64, bindings::dev_cgroup_consumer, *mut PoolHandle, *mut PoolHandle) -> c_int;
+    dev_cgroup_try_charge_css: unsafe extern "C" fn(*mut bindings::cgroup_subsys_state, RegionHandle, u64, bindings::dev_cgroup_consumer, *mut PoolHandle, *mut PoolHandle) -> c_int;
+    dev_cgroup_uncharge: unsafe extern "C" fn(PoolHandle, u64);
+    dev_cgroup_evict_valuable: unsafe extern "C" fn(PoolHandle, PoolHandle, bool, *mut bool) -> bool;
+    dev_cgroup_pool_put: unsafe extern "C" fn(PoolHandle);
+    dev_cgroup_charge_buffer: unsafe extern "C" fn(*mut bindings::dev_cgroup_charge, RegionHandle, u64, bindings::dev_cgroup_consumer) -> c_int;
+    dev_cgroup_uncharge_buffer: unsafe extern "C" fn(*mut bindings::dev_cgroup_charge);
 }
-same_signature!(dev_cgroup_register_device: unsafe extern "C" fn(*const c_char, *const bindings::dev_cgroup_region_desc, c_uint) -> DeviceHandle);
-same_signature!(dev_cgroup_device_region: unsafe extern "C" fn(DeviceHandle, c_uint) -> RegionHandle);
-same_signature!(dev_cgroup_unregister_device: unsafe extern "C" fn(DeviceHandle));
-same_signature!(dev_cgroup_device_get: unsafe extern "C" fn(DeviceHandle));
-same_signature!(dev_cgroup_device_put: unsafe extern "C" fn(DeviceHandle));
-same_signature!(dev_cgroup_try_charge: unsafe extern "C" fn(RegionHandle, u64, bindings::dev_cgroup_consumer, *mut PoolHandle, *mut PoolHandle) -> c_int);
-same_signature!(dev_cgroup_try_charge_css: unsafe extern "C" fn(*mut bindings::cgroup_subsys_state, RegionHandle, u64, bindings::dev_cgroup_consumer, *mut PoolHandle, *mut PoolHandle) -> c_int);
-same_signature!(dev_cgroup_uncharge: unsafe extern "C" fn(PoolHandle, u64));
-same_signature!(dev_cgroup_evict_valuable: unsafe extern "C" fn(PoolHandle, PoolHandle, bool, *mut bool) -> bool);
-same_signature!(dev_cgroup_pool_put: unsafe extern "C" fn(PoolHandle));
-same_signature!(dev_cgroup_charge_buffer: unsafe extern "C" fn(*mut bindings::dev_cgroup_charge, RegionHandle, u64, bindings::dev_cgroup_consumer) -> c_int);
-same_signature!(dev_cgroup_uncharge_buffer: unsafe extern "C" fn(*mut bindings::dev_cgroup_charge));
 
 /// Most regions a device may register in one call.
 const MAX_REGIONS: usize = 64;

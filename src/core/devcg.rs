@@ -20,6 +20,10 @@ use kernel::bindings;
 use kernel::ffi::{c_char, c_int, c_uint};
 use kernel::prelude::*;
 
+#[macro_use]
+#[path = "../ffi_check.rs"]
+mod ffi_check;
+
 mod api;
 mod css;
 mod files;
@@ -36,17 +40,8 @@ use css::OwnedCss;
 use files::File;
 use pool::CgroupState;
 
-/// Checks the glue.h prototypes (via bindgen) against the definitions below.
-macro_rules! same_signature_internal {
-    ($($name:ident: $ty:ty;)*) => {
-        $(
-            const _: $ty = bindings::$name;
-            const _: $ty = $name;
-        )*
-    };
-}
-
-same_signature_internal! {
+// The glue.h prototypes (via bindgen) against the definitions below.
+same_signature! {
     devcg_state_alloc: unsafe extern "C" fn(*mut bindings::cgroup_subsys_state, bool) -> *mut c_void;
     devcg_state_offline: unsafe extern "C" fn(*mut c_void);
     devcg_state_free: unsafe extern "C" fn(*mut c_void);
