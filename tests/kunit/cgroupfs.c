@@ -32,7 +32,8 @@ static int devcg_test_open(struct dentry *dir, const char *name, int flags, stru
 	return 0;
 }
 
-int devcg_test_mount(void)
+/* suite_init of every suite: the private cgroup2 mount the helpers use. */
+int devcg_test_suite_init(struct kunit_suite *suite)
 {
 	struct file_system_type *type = get_fs_type("cgroup2");
 
@@ -43,7 +44,7 @@ int devcg_test_mount(void)
 	return PTR_ERR_OR_ZERO(devcg_test_mnt);
 }
 
-void devcg_test_unmount(void)
+void devcg_test_suite_exit(struct kunit_suite *suite)
 {
 	if (!IS_ERR_OR_NULL(devcg_test_mnt))
 		kern_unmount(devcg_test_mnt);

@@ -17,11 +17,11 @@ struct devcg_test_cg {
 	struct cgroup_subsys_state *css;
 };
 
-/* Private cgroup2 mount, set up by devcg_test_mount() in suite_init. */
+/* Private cgroup2 mount: every suite sets .suite_init/.suite_exit to these. */
 extern struct vfsmount *devcg_test_mnt;
 
-int devcg_test_mount(void);
-void devcg_test_unmount(void);
+int devcg_test_suite_init(struct kunit_suite *suite);
+void devcg_test_suite_exit(struct kunit_suite *suite);
 int devcg_test_write(struct dentry *dir, const char *name, const char *text);
 int devcg_test_read(struct dentry *dir, const char *name, char *buf, size_t len);
 u64 devcg_test_value(struct kunit *test, struct dentry *dir, const char *name,

@@ -45,16 +45,6 @@ static struct dev_cgroup_pool *charge_ok(struct kunit *test, struct devcg_test_c
 	return pool;
 }
 
-static int suite_init(struct kunit_suite *suite)
-{
-	return devcg_test_mount();
-}
-
-static void suite_exit(struct kunit_suite *suite)
-{
-	devcg_test_unmount();
-}
-
 static int test_init(struct kunit *test)
 {
 	static const struct dev_cgroup_region_desc regions[] = {
@@ -403,8 +393,8 @@ static struct kunit_case dev_cgroup_core_cases[] = {
 
 static struct kunit_suite dev_cgroup_core_suite = {
 	.name = "dev_cgroup_core",
-	.suite_init = suite_init,
-	.suite_exit = suite_exit,
+	.suite_init = devcg_test_suite_init,
+	.suite_exit = devcg_test_suite_exit,
 	.init = test_init,
 	.exit = test_exit,
 	.test_cases = dev_cgroup_core_cases,

@@ -96,16 +96,6 @@ static void unknown_cma_area_is_not_charged(struct kunit *test)
 	devcg_test_cg_remove(test, cg);
 }
 
-static int suite_init(struct kunit_suite *suite)
-{
-	return devcg_test_mount();
-}
-
-static void suite_exit(struct kunit_suite *suite)
-{
-	devcg_test_unmount();
-}
-
 static struct kunit_case dev_cgroup_dma_heap_cases[] = {
 	KUNIT_CASE(cma_charge_goes_to_the_heaps_area_once),
 	KUNIT_CASE(system_charge_refused_with_enomem_at_limit),
@@ -115,8 +105,8 @@ static struct kunit_case dev_cgroup_dma_heap_cases[] = {
 
 static struct kunit_suite dev_cgroup_dma_heap_suite = {
 	.name = "dev_cgroup_dma_heap",
-	.suite_init = suite_init,
-	.suite_exit = suite_exit,
+	.suite_init = devcg_test_suite_init,
+	.suite_exit = devcg_test_suite_exit,
 	.test_cases = dev_cgroup_dma_heap_cases,
 };
 kunit_test_suite(dev_cgroup_dma_heap_suite);

@@ -149,16 +149,6 @@ static void closing_the_file_uncharges(struct kunit *test)
 	devcg_test_cg_remove(test, cg);
 }
 
-static int suite_init(struct kunit_suite *suite)
-{
-	return devcg_test_mount();
-}
-
-static void suite_exit(struct kunit_suite *suite)
-{
-	devcg_test_unmount();
-}
-
 static struct kunit_case dev_cgroup_gem_dma_cases[] = {
 	KUNIT_CASE(dumb_buffers_charged_to_the_memory_they_got),
 	KUNIT_CASE(dumb_create_refused_at_limit),
@@ -168,8 +158,8 @@ static struct kunit_case dev_cgroup_gem_dma_cases[] = {
 
 static struct kunit_suite dev_cgroup_gem_dma_suite = {
 	.name = "dev_cgroup_drm_gem_dma",
-	.suite_init = suite_init,
-	.suite_exit = suite_exit,
+	.suite_init = devcg_test_suite_init,
+	.suite_exit = devcg_test_suite_exit,
 	.init = gem_dma_test_init,
 	.exit = gem_dma_test_exit,
 	.test_cases = dev_cgroup_gem_dma_cases,

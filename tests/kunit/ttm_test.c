@@ -328,16 +328,6 @@ static void low_protected_buffers_go_when_nothing_else_can(struct kunit *test)
 	devcg_test_cg_remove(test, z);
 }
 
-static int suite_init(struct kunit_suite *suite)
-{
-	return devcg_test_mount();
-}
-
-static void suite_exit(struct kunit_suite *suite)
-{
-	devcg_test_unmount();
-}
-
 static struct kunit_case dev_cgroup_ttm_cases[] = {
 	KUNIT_CASE(resident_buffers_charged_to_their_creator),
 	KUNIT_CASE(limit_evicts_unprotected_buffers_of_its_subtree),
@@ -348,8 +338,8 @@ static struct kunit_case dev_cgroup_ttm_cases[] = {
 
 static struct kunit_suite dev_cgroup_ttm_suite = {
 	.name = "dev_cgroup_ttm",
-	.suite_init = suite_init,
-	.suite_exit = suite_exit,
+	.suite_init = devcg_test_suite_init,
+	.suite_exit = devcg_test_suite_exit,
 	.init = ttm_test_init,
 	.exit = ttm_test_exit,
 	.test_cases = dev_cgroup_ttm_cases,

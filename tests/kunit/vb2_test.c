@@ -145,16 +145,6 @@ static void vmalloc_buffer_charged_and_refused(struct kunit *test)
 	devcg_test_cg_remove(test, cg);
 }
 
-static int suite_init(struct kunit_suite *suite)
-{
-	return devcg_test_mount();
-}
-
-static void suite_exit(struct kunit_suite *suite)
-{
-	devcg_test_unmount();
-}
-
 static struct kunit_case dev_cgroup_vb2_cases[] = {
 	KUNIT_CASE(dma_contig_buffer_charged_to_its_cma_area),
 	KUNIT_CASE(dma_contig_single_page_charged_to_system_ram),
@@ -166,8 +156,8 @@ static struct kunit_case dev_cgroup_vb2_cases[] = {
 
 static struct kunit_suite dev_cgroup_vb2_suite = {
 	.name = "dev_cgroup_vb2",
-	.suite_init = suite_init,
-	.suite_exit = suite_exit,
+	.suite_init = devcg_test_suite_init,
+	.suite_exit = devcg_test_suite_exit,
 	.init = vb2_test_init,
 	.test_cases = dev_cgroup_vb2_cases,
 };
