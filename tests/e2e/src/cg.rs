@@ -9,6 +9,11 @@ use std::path::{Path, PathBuf};
 
 pub const ROOT: &str = "/sys/fs/cgroup";
 
+/// The errno of the last failed libc call.
+pub fn errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(-1)
+}
+
 /// Reads a file to a string, or fails the test.
 pub fn read(path: impl AsRef<Path>) -> Result<String, String> {
     fs::read_to_string(path.as_ref()).map_err(|e| format!("read {}: {e}", path.as_ref().display()))

@@ -11,7 +11,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::process::Command;
 
-use crate::cg::{self, enable_dev, ensure, set, Cgroup, ROOT};
+use crate::cg::{self, enable_dev, ensure, errno, set, Cgroup, ROOT};
 use crate::{Test, TestResult};
 
 const ENOMEM: i32 = libc::ENOMEM;
@@ -120,10 +120,6 @@ impl Heap {
             &format!("{} {}={value}", self.device, self.region),
         )
     }
-}
-
-fn errno() -> i32 {
-    std::io::Error::last_os_error().raw_os_error().unwrap_or(-1)
 }
 
 /// Moves this process into `dir`; back to the root when dropped.
@@ -314,62 +310,63 @@ fn moving_task_does_not_move_charge() -> TestResult {
     heap.expect(&b.path, "dev.current", "", 0)
 }
 
+/// Calls `f` with a one-byte message whose control buffer has room for one
+/// fd, the layout send_fd() and recv_fd() share.
+fn with_fd_message<R>(f: impl FnOnce(&mut libc::msghdr) -> R) -> R {
+    let mut byte = [0u8; 1];
+    // SAFETY: CMSG_SPACE only computes a size.
+    let space = unsafe { libc::CMSG_SPACE(mem::size_of::<RawFd>() as u32) } as usize;
+    let mut control = vec![0u8; space];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    // SAFETY: msghdr is a plain C structure for which all zeroes is valid.
+    let mut msg: libc::msghdr = unsafe { mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = space;
+    // `msg` points at `byte`, `iov` and `control`, which outlive the call.
+    f(&mut msg)
+}
+
 /// Sends `fd` over a unix socket with SCM_RIGHTS.
 fn send_fd(sock: RawFd, fd: RawFd) -> Result<(), i32> {
-    let mut byte = [0u8; 1];
-    // SAFETY: plain C structures, filled as cmsg(3) describes; every pointer
-    // refers to a live local for the duration of sendmsg().
-    unsafe {
-        let space = libc::CMSG_SPACE(mem::size_of::<RawFd>() as u32) as usize;
-        let mut control = vec![0u8; space];
-        let mut iov = libc::iovec {
-            iov_base: byte.as_mut_ptr().cast(),
-            iov_len: 1,
-        };
-        let mut msg: libc::msghdr = mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control.as_mut_ptr().cast();
-        msg.msg_controllen = space;
-        let cmsg = libc::CMSG_FIRSTHDR(&msg);
-        (*cmsg).cmsg_level = libc::SOL_SOCKET;
-        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
-        (*cmsg).cmsg_len = libc::CMSG_LEN(mem::size_of::<RawFd>() as u32) as usize;
-        libc::CMSG_DATA(cmsg).cast::<RawFd>().write_unaligned(fd);
-        if libc::sendmsg(sock, &msg, 0) != 1 {
-            return Err(errno());
+    with_fd_message(|msg| {
+        // SAFETY: `msg` has room for one SCM_RIGHTS header and fd, filled as
+        // cmsg(3) describes; its buffers live for the whole call.
+        unsafe {
+            let cmsg = libc::CMSG_FIRSTHDR(msg);
+            (*cmsg).cmsg_level = libc::SOL_SOCKET;
+            (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+            (*cmsg).cmsg_len = libc::CMSG_LEN(mem::size_of::<RawFd>() as u32) as usize;
+            libc::CMSG_DATA(cmsg).cast::<RawFd>().write_unaligned(fd);
+            if libc::sendmsg(sock, msg, 0) != 1 {
+                return Err(errno());
+            }
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// Receives one fd sent with [`send_fd`].
 fn recv_fd(sock: RawFd) -> Result<OwnedFd, String> {
-    let mut byte = [0u8; 1];
-    // SAFETY: as in send_fd; the received fd is new and owned by us.
-    unsafe {
-        let space = libc::CMSG_SPACE(mem::size_of::<RawFd>() as u32) as usize;
-        let mut control = vec![0u8; space];
-        let mut iov = libc::iovec {
-            iov_base: byte.as_mut_ptr().cast(),
-            iov_len: 1,
-        };
-        let mut msg: libc::msghdr = mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control.as_mut_ptr().cast();
-        msg.msg_controllen = space;
-        if libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC) != 1 {
-            return Err(format!("recvmsg: errno {}", errno()));
+    with_fd_message(|msg| {
+        // SAFETY: as in send_fd; the received fd is new and owned by us.
+        unsafe {
+            if libc::recvmsg(sock, msg, libc::MSG_CMSG_CLOEXEC) != 1 {
+                return Err(format!("recvmsg: errno {}", errno()));
+            }
+            let cmsg = libc::CMSG_FIRSTHDR(msg);
+            if cmsg.is_null() || (*cmsg).cmsg_type != libc::SCM_RIGHTS {
+                return Err("no fd received".into());
+            }
+            Ok(OwnedFd::from_raw_fd(
+                libc::CMSG_DATA(cmsg).cast::<RawFd>().read_unaligned(),
+            ))
         }
-        let cmsg = libc::CMSG_FIRSTHDR(&msg);
-        if cmsg.is_null() || (*cmsg).cmsg_type != libc::SCM_RIGHTS {
-            return Err("no fd received".into());
-        }
-        Ok(OwnedFd::from_raw_fd(
-            libc::CMSG_DATA(cmsg).cast::<RawFd>().read_unaligned(),
-        ))
-    }
+    })
 }
 
 /// A buffer allocated by a process that then exits, passed to us over a unix

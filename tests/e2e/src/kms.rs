@@ -88,7 +88,7 @@ impl Card {
     fn ioctl(&self, request: libc::c_ulong, arg: &mut [u8]) -> Result<(), i32> {
         // SAFETY: `arg` is a buffer of the ioctl's argument size (checked by the callers' layouts).
         if unsafe { libc::ioctl(self.file.as_raw_fd(), request, arg.as_mut_ptr()) } < 0 {
-            Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(-1))
+            Err(cg::errno())
         } else {
             Ok(())
         }

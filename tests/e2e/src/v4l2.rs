@@ -13,7 +13,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::path::Path;
 use std::process::Command;
 
-use crate::cg::{enable_dev, ensure, Cgroup, ROOT};
+use crate::cg::{enable_dev, ensure, errno, Cgroup, ROOT};
 use crate::heaps::{cma_pages_in_use, Heap, Inside, CMA, SYSTEM};
 use crate::{Test, TestResult};
 
@@ -59,10 +59,6 @@ struct Buffer {
 
 const _: () = assert!(std::mem::size_of::<Buffer>() == 88);
 const _: () = assert!(std::mem::size_of::<RequestBuffers>() == 20);
-
-fn errno() -> i32 {
-    std::io::Error::last_os_error().raw_os_error().unwrap_or(-1)
-}
 
 /// One vivid capture node, opened.
 pub(crate) struct Capture {
