@@ -14,13 +14,13 @@ use kernel::prelude::*;
 use kernel::str::CStr;
 use kernel::sync::{Arc, ArcBorrow};
 
-use crate::css::OwnedCss;
-use crate::pool::{self, ChargeError, Pool};
-use crate::registry::{self, Device, Region, RegionDesc};
+use crate::css::{CssRef, OwnedCss};
+use crate::logic::counter;
+use crate::pool::{self, ChargeError, Fast, Pool, PoolHandle};
+use crate::registry::{self, Device, HeldRegion, Region, RegionDesc};
 
 type DeviceHandle = *mut bindings::dev_cgroup_device;
 type RegionHandle = *mut bindings::dev_cgroup_region;
-type PoolHandle = *mut bindings::dev_cgroup_pool;
 
 // Catch any drift between the C prototypes (via bindgen) and the definitions below.
 same_signature! {
@@ -122,7 +122,7 @@ pub(crate) unsafe extern "C" fn dev_cgroup_device_region(
     }
     // SAFETY: forwarded from the caller.
     let device = unsafe { device(dev) };
-    match device.regions().get(index as usize) {
+    match device.region_at(index as usize) {
         Some(region) => ptr::from_ref::<Region>(region).cast_mut().cast(),
         None => ptr::null_mut(),
     }
@@ -190,7 +190,16 @@ pub(crate) unsafe extern "C" fn dev_cgroup_try_charge(
         return ENODEV.to_errno();
     };
     // SAFETY: forwarded from the caller.
-    unsafe { charge(&css, region, size, consumer, ret_pool, ret_limit_pool) }
+    unsafe {
+        charge(
+            css.borrow(),
+            region,
+            size,
+            consumer,
+            ret_pool,
+            ret_limit_pool,
+        )
+    }
 }
 
 /// Charges an explicit cgroup (tests, charge transfer).
@@ -213,16 +222,17 @@ pub(crate) unsafe extern "C" fn dev_cgroup_try_charge_css(
     };
     // SAFETY: the caller holds a reference on `css` for the whole call, which
     // is as long as the borrow lives.
-    let css = unsafe { OwnedCss::borrow_raw(css) };
+    let css = unsafe { CssRef::from_raw(css) };
     // SAFETY: forwarded from the caller.
-    unsafe { charge(&css, region, size, consumer, ret_pool, ret_limit_pool) }
+    unsafe { charge(css, region, size, consumer, ret_pool, ret_limit_pool) }
 }
 
 /// # Safety
 ///
 /// As `dev_cgroup_try_charge`.
+#[inline(always)]
 unsafe fn charge(
-    css: &OwnedCss,
+    css: CssRef<'_>,
     region: RegionHandle,
     size: u64,
     consumer: bindings::dev_cgroup_consumer,
@@ -238,40 +248,128 @@ unsafe fn charge(
     }
     // SAFETY: `ret_pool` is writable (caller).
     unsafe { *ret_pool = ptr::null_mut() };
-    // SAFETY: region handles point to the data of an `Arc<Region>` kept alive
-    // by the device, which the caller holds for the duration of the call.
-    let region = unsafe { ArcBorrow::from_raw(region.cast_const().cast::<Region>()) };
+    // SAFETY: the caller holds the region's device for the call.
+    let region = unsafe { held_region(region) };
     let consumer = consumer as usize;
-    match pool::try_charge(css, region, size, consumer) {
-        Ok(pool) => {
+    // Anything but the common case ends in a tail call (see `counter::raise`).
+    match pool::try_charge_fast(css, region, size, consumer) {
+        Fast::Charged(raised) => {
             // SAFETY: `ret_pool` is writable (caller).
-            unsafe { *ret_pool = Pool::into_handle(pool, consumer) };
+            unsafe { *ret_pool = raised.node().charge_handle(consumer) };
+            raised.commit(consumer);
             0
         }
-        Err(ChargeError::Limit(hit)) => {
-            if !ret_limit_pool.is_null() {
-                // SAFETY: `ret_limit_pool` is writable (caller).
-                unsafe { *ret_limit_pool = Pool::into_handle(hit.pool, consumer) };
-            }
-            EAGAIN.to_errno()
+        Fast::Refused(unfinished) => {
+            let (pool, level, size) = unfinished.into_parts();
+            // SAFETY: parts of an unfinished charge; `ret_limit_pool` is NULL
+            // or writable (caller).
+            unsafe { charge_refused(pool, level, size, consumer, ret_limit_pool) }
         }
-        Err(ChargeError::Errno(e)) => e.to_errno(),
+        // SAFETY: forwarded from the caller.
+        Fast::NoPool => unsafe {
+            charge_slow(css, region, size, consumer, ret_pool, ret_limit_pool)
+        },
+        Fast::Failed(e) => e.to_errno(),
     }
 }
 
-/// Uncharges what a successful charge returned and releases its pool.
+/// [`charge`] when a level refused.
 ///
 /// # Safety
 ///
-/// `pool` must be a handle returned by a successful charge, uncharged once.
+/// `pool`, `level` and `size` must be the parts of an unfinished charge;
+/// `ret_limit_pool` must be NULL or valid for a write.
+#[cold]
+#[inline(never)]
+unsafe fn charge_refused<'a>(
+    pool: &'a Pool,
+    level: &'a Pool,
+    size: u64,
+    consumer: usize,
+    ret_limit_pool: *mut PoolHandle,
+) -> c_int {
+    // SAFETY: forwarded from the caller.
+    let unfinished = unsafe { counter::Unfinished::from_parts(pool, level, size) };
+    // SAFETY: forwarded from the caller.
+    unsafe { charge_failed(pool::refused(unfinished), consumer, ret_limit_pool) }
+}
+
+/// [`charge`] when the cgroup has no pool for the region yet.
+///
+/// # Safety
+///
+/// As [`charge`].
+#[cold]
+#[inline(never)]
+unsafe fn charge_slow(
+    css: CssRef<'_>,
+    region: HeldRegion<'_>,
+    size: u64,
+    consumer: usize,
+    ret_pool: *mut PoolHandle,
+    ret_limit_pool: *mut PoolHandle,
+) -> c_int {
+    match pool::try_charge(css, region, size, consumer) {
+        Ok(pool) => {
+            // SAFETY: `ret_pool` is writable (caller).
+            unsafe { *ret_pool = pool.charge_handle(consumer) };
+            0
+        }
+        // SAFETY: `ret_limit_pool` is NULL or writable (caller).
+        Err(e) => unsafe { charge_failed(e, consumer, ret_limit_pool) },
+    }
+}
+
+/// The errno of a failed charge; hands out the limiting pool if asked.
+///
+/// # Safety
+///
+/// `ret_limit_pool` must be NULL or valid for a write.
+unsafe fn charge_failed(
+    error: ChargeError<'_>,
+    consumer: usize,
+    ret_limit_pool: *mut PoolHandle,
+) -> c_int {
+    match error {
+        ChargeError::Limit(limiting) => {
+            if !ret_limit_pool.is_null() {
+                // SAFETY: `ret_limit_pool` is writable (caller).
+                unsafe { *ret_limit_pool = limiting.referenced_handle(consumer) };
+            }
+            EAGAIN.to_errno()
+        }
+        ChargeError::Errno(e) => e.to_errno(),
+    }
+}
+
+/// The region behind a handle, for as long as the caller holds its device.
+///
+/// # Safety
+///
+/// `region` must be a region handle whose device the caller holds for `'a`.
+unsafe fn held_region<'a>(region: RegionHandle) -> HeldRegion<'a> {
+    // SAFETY: region handles point to the data of an `Arc<Region>` kept alive
+    // by the device, which the caller holds.
+    let region = unsafe { ArcBorrow::from_raw(region.cast_const().cast::<Region>()) };
+    // SAFETY: the caller holds the device for `'a`.
+    unsafe { HeldRegion::new(region) }
+}
+
+/// Uncharges what a successful charge returned.
+///
+/// # Safety
+///
+/// `pool` must be a handle returned by a successful charge of `size` bytes,
+/// uncharged once.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn dev_cgroup_uncharge(pool: PoolHandle, size: u64) {
     if pool.is_null() {
         return;
     }
-    // SAFETY: the caller gives back the charge's reference.
+    // SAFETY: the caller gives back a charge it holds.
     let (pool, consumer) = unsafe { Pool::from_handle(pool) };
-    if !pool::uncharge(&pool, size, consumer) {
+    // SAFETY: as above; the charge's bytes keep the pool and its ancestors alive.
+    if let Err(size) = unsafe { pool::uncharge(pool, size, consumer) } {
         // SAFETY: no preconditions.
         unsafe { bindings::devcg_warn_underflow(size) };
     }
@@ -282,8 +380,9 @@ pub(crate) unsafe extern "C" fn dev_cgroup_uncharge(pool: PoolHandle, size: u64)
 ///
 /// # Safety
 ///
-/// Both handles must be NULL or referenced pool handles; `ret_hit_low` must be
-/// NULL or valid for a write.
+/// `test_pool` must be NULL or a charge's handle, `limit_pool` NULL or a
+/// referenced handle, both on a region whose device the caller holds;
+/// `ret_hit_low` must be NULL or valid for a write.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn dev_cgroup_evict_valuable(
     limit_pool: PoolHandle,
@@ -296,11 +395,14 @@ pub(crate) unsafe extern "C" fn dev_cgroup_evict_valuable(
         // helps when the region itself is full: it frees no cgroup's budget.
         return limit_pool.is_null();
     }
-    // SAFETY: referenced handles (caller).
-    let test = unsafe { Pool::clone_from_handle(test_pool) };
-    // SAFETY: referenced handles (caller).
-    let limit = (!limit_pool.is_null()).then(|| unsafe { Pool::clone_from_handle(limit_pool) });
-    let (evict, hit_low) = pool::evict_valuable(limit.as_deref(), &test, ignore_low);
+    // SAFETY: the charge on `test_pool` keeps it alive for the call (caller).
+    let test = unsafe { Pool::from_handle(test_pool).0.as_ref() };
+    // SAFETY: the handle's reference keeps the pool alive (caller).
+    let limit =
+        (!limit_pool.is_null()).then(|| unsafe { Pool::from_handle(limit_pool).0.as_ref() });
+    // SAFETY: the caller holds the region's device for the call.
+    let region = unsafe { HeldRegion::new(test.region()) };
+    let (evict, hit_low) = pool::evict_valuable(limit, test, region, ignore_low);
     if hit_low && !ret_hit_low.is_null() {
         // SAFETY: writable (caller).
         unsafe { *ret_hit_low = true };
@@ -308,22 +410,24 @@ pub(crate) unsafe extern "C" fn dev_cgroup_evict_valuable(
     evict
 }
 
-/// Drops a pool reference (the limiting pool of a failed charge).
+/// Drops the reference of a pool handle returned as the limiting pool of a
+/// failed charge.
 ///
 /// # Safety
 ///
-/// `pool` must be NULL or a pool handle whose reference the caller owns.
+/// `pool` must be NULL or such a handle, whose reference the caller owns.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn dev_cgroup_pool_put(pool: PoolHandle) {
     if !pool.is_null() {
         // SAFETY: the caller gives its reference back.
-        drop(unsafe { Pool::from_handle(pool) });
+        unsafe { Pool::put_referenced_handle(pool) };
     }
 }
 
 /// Charges a buffer to the current task's cgroup and records the charge in
 /// `record`; a limit hit is `-ENOMEM`, as allocators that cannot evict report it.
-/// A NULL `region` is memory that no region accounts: nothing is recorded.
+/// A NULL `region` is memory that no region accounts, and a zero `size` owes
+/// nothing: then nothing is recorded and 0 is returned.
 ///
 /// # Safety
 ///
@@ -340,7 +444,7 @@ pub(crate) unsafe extern "C" fn dev_cgroup_charge_buffer(
         return EINVAL.to_errno();
     }
     let mut pool = ptr::null_mut();
-    let ret = if region.is_null() {
+    let ret = if region.is_null() || size == 0 {
         0
     } else {
         // SAFETY: `pool` is writable; `region` is forwarded from the caller.

@@ -4,9 +4,11 @@
 //!
 //! All `unsafe` that touches cgroup core is here and in `glue.c`; the rest of
 //! the crate sees an [`OwnedCss`], which holds a reference and releases it
-//! when dropped.
+//! when dropped, or a [`CssRef`], a borrow of someone else's reference that
+//! is passed around in a register.
 
 use core::ffi::c_void;
+use core::marker::PhantomData;
 use core::ptr::NonNull;
 use kernel::bindings;
 
@@ -50,25 +52,35 @@ impl OwnedCss {
         OwnedCss(css)
     }
 
-    /// Views a css the caller holds a reference on, without taking another:
-    /// the fast path for callers that pass a referenced css. Clones of the
-    /// view (as pools take) get references of their own.
-    ///
-    /// # Safety
-    ///
-    /// `css` must point to a css of the dev controller on which the caller
-    /// holds a reference for as long as the returned value is used.
-    pub(crate) unsafe fn borrow_raw(
-        css: NonNull<bindings::cgroup_subsys_state>,
-    ) -> core::mem::ManuallyDrop<Self> {
-        // INVARIANT: the reference is the caller's; `ManuallyDrop` guarantees
-        // this value never gives it back.
-        core::mem::ManuallyDrop::new(OwnedCss(css))
+    /// Borrows this reference.
+    pub(crate) fn borrow(&self) -> CssRef<'_> {
+        // INVARIANT: we hold a reference for as long as the borrow lasts.
+        CssRef(self.0, PhantomData)
     }
 
     /// The raw pointer, for comparisons and for C callers.
     pub(crate) fn as_ptr(&self) -> *mut bindings::cgroup_subsys_state {
         self.0.as_ptr()
+    }
+
+    /// The css pointer, for structures that know by other means that it is live.
+    pub(crate) fn as_non_null(&self) -> NonNull<bindings::cgroup_subsys_state> {
+        self.0
+    }
+
+    /// Gives up the reference without dropping it, for [`OwnedCss::from_raw`].
+    pub(crate) fn into_raw(self) -> NonNull<bindings::cgroup_subsys_state> {
+        core::mem::ManuallyDrop::new(self).0
+    }
+
+    /// Takes back a reference given up by [`OwnedCss::into_raw`].
+    ///
+    /// # Safety
+    ///
+    /// `css` must come from `into_raw`, and each such reference be taken back once.
+    pub(crate) unsafe fn from_raw(css: NonNull<bindings::cgroup_subsys_state>) -> Self {
+        // INVARIANT: the reference `into_raw` kept is now ours again.
+        OwnedCss(css)
     }
 
     /// The parent cgroup's css, `None` for the root.
@@ -81,39 +93,88 @@ impl OwnedCss {
 
     /// The controller's per-cgroup state.
     pub(crate) fn state(&self) -> &CgroupState {
-        // SAFETY: `self.0` is live (type invariant).
-        let state = unsafe { bindings::devcg_css_state(self.as_ptr()) };
-        // SAFETY: glue.c stores the pointer `devcg_state_alloc` returned, a
-        // pinned `CgroupState` freed only at `css_free`, which cannot run while
-        // we hold a reference; the returned borrow cannot outlive `self`.
-        unsafe { &*state.cast::<CgroupState>() }
+        self.borrow().state()
     }
 
-    /// Wakes pollers of `dev.events` (`local == false`) or `dev.events.local`.
-    pub(crate) fn notify_events(&self, local: bool) {
-        // SAFETY: `self.0` is live (type invariant).
-        unsafe { bindings::devcg_notify_events(self.as_ptr(), local) }
-    }
-
-    /// Calls `f` on every online child's css, in an RCU read-side section:
-    /// `f` must not sleep.
-    pub(crate) fn for_each_child(&self, mut f: impl FnMut(&OwnedCss)) {
+    /// Calls `f` on this css and every descendant, parents first, in an RCU
+    /// read-side section: `f` must not sleep.
+    pub(crate) fn for_each_descendant(&self, mut f: impl FnMut(&OwnedCss)) {
         for_each_with(
             |fun, data| {
                 // SAFETY: `self.0` is live; `fun` and `data` are valid for the call.
-                unsafe { bindings::devcg_for_each_child(self.as_ptr(), fun, data) }
+                unsafe { bindings::devcg_for_each_descendant_pre(self.as_ptr(), fun, data) }
             },
             &mut f,
         )
     }
 }
 
-/// Calls `f` on every css of the controller, root first, in an RCU read-side
-/// section: `f` must not sleep.
-pub(crate) fn for_each_css(mut f: impl FnMut(&OwnedCss)) {
+/// A css of the `dev` controller borrowed for `'a`, without a reference of
+/// its own.
+///
+/// # Invariants
+///
+/// Someone holds a reference on `self.0` for `'a`.
+#[derive(Clone, Copy)]
+pub(crate) struct CssRef<'a>(
+    NonNull<bindings::cgroup_subsys_state>,
+    PhantomData<&'a OwnedCss>,
+);
+
+impl<'a> CssRef<'a> {
+    /// # Safety
+    ///
+    /// `css` must point to a css of the dev controller on which someone
+    /// holds a reference for `'a`.
+    pub(crate) unsafe fn from_raw(css: NonNull<bindings::cgroup_subsys_state>) -> Self {
+        // INVARIANT: guaranteed by the caller.
+        CssRef(css, PhantomData)
+    }
+
+    /// A reference of our own.
+    pub(crate) fn to_owned(self) -> OwnedCss {
+        // SAFETY: `self.0` is live for `'a` (type invariant).
+        unsafe { OwnedCss::from_borrowed(self.0) }
+    }
+
+    /// The controller's per-cgroup state.
+    #[inline(always)]
+    pub(crate) fn state(self) -> &'a CgroupState {
+        // SAFETY: every css of the controller is the `css` member of a
+        // `struct dev_cgroup` (glue.c's `css_alloc`), live for `'a`.
+        let state =
+            unsafe { (*kernel::container_of!(self.0.as_ptr(), bindings::dev_cgroup, css)).state };
+        // SAFETY: glue.c stores the pointer `devcg_state_alloc` returned, a
+        // pinned `CgroupState` freed only at `css_free`, which cannot run while
+        // the css is referenced, that is during `'a`.
+        unsafe { &*state.cast::<CgroupState>() }
+    }
+
+    /// Wakes pollers of `dev.events` (`local == false`) or `dev.events.local`.
+    pub(crate) fn notify_events(self, local: bool) {
+        // SAFETY: `self.0` is live (type invariant).
+        unsafe { bindings::devcg_notify_events(self.0.as_ptr(), local) }
+    }
+
+    /// Calls `f` on every online child's css, in an RCU read-side section:
+    /// `f` must not sleep.
+    pub(crate) fn for_each_child(self, mut f: impl FnMut(&OwnedCss)) {
+        for_each_with(
+            |fun, data| {
+                // SAFETY: `self.0` is live; `fun` and `data` are valid for the call.
+                unsafe { bindings::devcg_for_each_child(self.0.as_ptr(), fun, data) }
+            },
+            &mut f,
+        )
+    }
+}
+
+/// Calls `f` on every css of the controller, children before their parent,
+/// in an RCU read-side section: `f` must not sleep.
+pub(crate) fn for_each_css_post(mut f: impl FnMut(&OwnedCss)) {
     // SAFETY: `fun` and `data` are valid for the duration of the call.
     for_each_with(
-        |fun, data| unsafe { bindings::devcg_for_each_css(fun, data) },
+        |fun, data| unsafe { bindings::devcg_for_each_css_post(fun, data) },
         &mut f,
     )
 }

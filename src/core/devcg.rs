@@ -136,10 +136,8 @@ pub unsafe extern "C" fn devcg_file_write(
     }
 }
 
-/// Bytes of controller state one (cgroup, region) pool costs: the pool with
-/// its `Arc` refcount, and its slot in the cgroup's table.
+/// Bytes of controller state one (cgroup, region) pool costs.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn devcg_pool_bytes() -> usize {
-    core::mem::size_of::<(bindings::refcount_t, pool::Pool)>()
-        + core::mem::size_of::<Option<kernel::sync::Arc<pool::Pool>>>()
+    pool::POOL_BYTES
 }

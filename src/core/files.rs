@@ -8,15 +8,15 @@
 //! anything is applied, so a rejected write changes nothing.
 
 use core::fmt::{self, Write};
+use core::ptr;
 use kernel::bindings;
 use kernel::prelude::*;
-use kernel::sync::Arc;
 
 use crate::css::OwnedCss;
-use crate::logic::counter::{Counter, Setting};
+use crate::logic::counter::{Counter, Setting, NR_CONSUMERS};
 use crate::logic::parse::{self, Value};
 use crate::pool;
-use crate::registry::{self, Region};
+use crate::registry::{self, HeldRegion};
 
 /// The files, as numbered in glue.h's `enum devcg_file`.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -48,8 +48,7 @@ impl File {
 }
 
 /// Consumer names in `dev.stat`, indexed like `enum dev_cgroup_consumer`.
-const CONSUMER_NAMES: [&str; crate::logic::counter::NR_CONSUMERS] =
-    ["drm", "v4l2", "dma_heap", "other"];
+const CONSUMER_NAMES: [&str; NR_CONSUMERS] = ["drm", "v4l2", "dma_heap", "other"];
 
 /// `fmt::Write` into a seq_file.
 pub(crate) struct SeqWriter(pub(crate) *mut bindings::seq_file);
@@ -72,9 +71,8 @@ pub(crate) fn show(css: &OwnedCss, file: File, out: &mut impl Write) -> Result {
         for device in devices {
             let _ = out.write_str(device.name());
             for region in device.regions() {
-                let pool = state.pool(region);
-                let counter = pool.as_deref().map(pool::Pool::counter);
-                let _ = print_region(out, file, region, counter);
+                let counter = state.pool(region).map(pool::Pool::counter);
+                let _ = print_region(out, css, file, region, counter);
             }
             let _ = out.write_char('\n');
         }
@@ -84,8 +82,9 @@ pub(crate) fn show(css: &OwnedCss, file: File, out: &mut impl Write) -> Result {
 
 fn print_region(
     out: &mut impl Write,
+    css: &OwnedCss,
     file: File,
-    region: &Region,
+    region: HeldRegion<'_>,
     counter: Option<&Counter>,
 ) -> fmt::Result {
     let name = region.name();
@@ -98,12 +97,18 @@ fn print_region(
         File::Peak => write!(out, " region.{name}={}", c.peak()),
         File::Events => write!(out, " region.{name}.max={}", c.events().0),
         File::EventsLocal => write!(out, " region.{name}.max={}", c.events().1),
-        File::Stat => CONSUMER_NAMES
-            .iter()
-            .enumerate()
-            .try_for_each(|(i, consumer)| {
-                write!(out, " region.{name}.{consumer}={}", c.consumer_usage(i))
-            }),
+        File::Stat => {
+            // Counted where charged; a cgroup's subtree is summed here, so
+            // that charging costs one atomic per level.
+            let usage = match counter {
+                Some(_) => pool::subtree_usage(css, region),
+                None => [0; NR_CONSUMERS],
+            };
+            CONSUMER_NAMES
+                .iter()
+                .zip(usage)
+                .try_for_each(|(consumer, bytes)| write!(out, " region.{name}.{consumer}={bytes}"))
+        }
     }
 }
 
@@ -133,7 +138,7 @@ fn write_setting(css: &OwnedCss, which: Setting, input: &str) -> Result {
         }
         // 2. Resolve every name (-ENODEV for a device, -EINVAL for a region
         //    or a region named twice) and create the pools (-ENOMEM).
-        let mut plan: KVec<(Arc<pool::Pool>, u64)> = KVec::new();
+        let mut plan: KVec<(&pool::Pool, u64)> = KVec::new();
         for line in lines {
             let device = known
                 .iter()
@@ -141,8 +146,8 @@ fn write_setting(css: &OwnedCss, which: Setting, input: &str) -> Result {
                 .ok_or(ENODEV)?;
             for (name, value) in line.assignments() {
                 let region = device.region(name).ok_or(EINVAL)?;
-                let pool = pool::get_or_create(css, region.as_arc_borrow(), GFP_KERNEL)?;
-                if plan.iter().any(|(p, _)| Arc::ptr_eq(p, &pool)) {
+                let pool = pool::get_or_create(css.borrow(), region, GFP_KERNEL)?;
+                if plan.iter().any(|(p, _)| ptr::eq(*p, pool)) {
                     return Err(EINVAL);
                 }
                 plan.push((pool, value), GFP_KERNEL)?;

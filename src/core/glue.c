@@ -18,15 +18,6 @@
 
 #include "glue.h"
 
-struct dev_cgroup {
-	struct cgroup_subsys_state css;
-	/* Notified when dev.events / dev.events.local change. */
-	struct cgroup_file events_file;
-	struct cgroup_file events_local_file;
-	/* Rust-owned per-cgroup state (pool table); see devcg_state_alloc(). */
-	void *state;
-};
-
 /* Set once, when cgroup_init() allocates the root css; never freed. */
 static struct cgroup_subsys_state *devcg_root_css;
 
@@ -147,11 +138,6 @@ struct cgroup_subsys_state *devcg_current_css(void)
 	return task_get_css(current, dev_cgrp_id);
 }
 
-void *devcg_css_state(struct cgroup_subsys_state *css)
-{
-	return css_devcg(css)->state;
-}
-
 struct cgroup_subsys_state *devcg_css_parent(struct cgroup_subsys_state *css)
 {
 	return css->parent;
@@ -185,12 +171,23 @@ void devcg_notify_events(struct cgroup_subsys_state *css, bool local)
 	cgroup_file_notify(local ? &dcg->events_local_file : &dcg->events_file);
 }
 
-void devcg_for_each_css(devcg_css_fn fn, void *data)
+void devcg_for_each_descendant_pre(struct cgroup_subsys_state *root,
+				   devcg_css_fn fn, void *data)
 {
 	struct cgroup_subsys_state *pos;
 
 	rcu_read_lock();
-	css_for_each_descendant_pre(pos, devcg_root_css)
+	css_for_each_descendant_pre(pos, root)
+		fn(pos, data);
+	rcu_read_unlock();
+}
+
+void devcg_for_each_css_post(devcg_css_fn fn, void *data)
+{
+	struct cgroup_subsys_state *pos;
+
+	rcu_read_lock();
+	css_for_each_descendant_post(pos, devcg_root_css)
 		fn(pos, data);
 	rcu_read_unlock();
 }

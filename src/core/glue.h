@@ -10,10 +10,23 @@
 #ifndef _DEVCG_GLUE_H
 #define _DEVCG_GLUE_H
 
+#include <linux/cgroup-defs.h>
 #include <linux/types.h>
 
-struct cgroup_subsys_state;
 struct seq_file;
+
+/*
+ * A css of the dev controller. Rust reads @state directly (bindgen sees this
+ * definition), so the charge path makes no call to find it.
+ */
+struct dev_cgroup {
+	struct cgroup_subsys_state css;
+	/* Notified when dev.events / dev.events.local change. */
+	struct cgroup_file events_file;
+	struct cgroup_file events_local_file;
+	/* Rust-owned per-cgroup state (pool table); see devcg_state_alloc(). */
+	void *state;
+};
 
 /* Interface files; the cftype's private value. */
 enum devcg_file {
@@ -43,14 +56,15 @@ size_t devcg_pool_bytes(void);
 typedef void (*devcg_css_fn)(struct cgroup_subsys_state *css, void *data);
 
 struct cgroup_subsys_state *devcg_current_css(void);
-void *devcg_css_state(struct cgroup_subsys_state *css);
 struct cgroup_subsys_state *devcg_css_parent(struct cgroup_subsys_state *css);
 void devcg_css_get(struct cgroup_subsys_state *css);
 void devcg_css_put(struct cgroup_subsys_state *css);
 bool devcg_css_tryget(struct cgroup_subsys_state *css);
 void devcg_warn_underflow(u64 size);
 void devcg_notify_events(struct cgroup_subsys_state *css, bool local);
-void devcg_for_each_css(devcg_css_fn fn, void *data);
+void devcg_for_each_descendant_pre(struct cgroup_subsys_state *root,
+				   devcg_css_fn fn, void *data);
+void devcg_for_each_css_post(devcg_css_fn fn, void *data);
 void devcg_for_each_child(struct cgroup_subsys_state *parent, devcg_css_fn fn,
 			  void *data);
 int devcg_seq_write(struct seq_file *sf, const char *buf, size_t len);

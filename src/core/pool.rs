@@ -4,30 +4,47 @@
 //!
 //! # Lifetimes
 //!
-//! - A cgroup's [`CgroupState`] holds its pools in a table indexed by region
-//!   slot, created lazily when the cgroup first charges or configures a region.
-//! - A [`Pool`] holds a reference on its cgroup's css and on its parent pool,
-//!   so ancestors outlive descendants and `dev.current` of every ancestor keeps
-//!   counting a charge until it is uncharged.
-//! - Every successful charge owns one reference on its pool, released by the
-//!   uncharge. Hence a charge stays with the pool it was made to, whatever
-//!   happens to the task that made it.
-//! - When a cgroup goes offline its table is emptied (after its settings are
-//!   reset), which breaks the css -> table -> pool -> css cycle: the css is
-//!   freed once the last charge of its pools is uncharged.
-//! - When a device is unregistered, every table forgets its regions' pools:
-//!   the region's memory is freed once the last charge against it is gone.
+//! - A cgroup's [`CgroupState`] owns its pools, in a table indexed by region
+//!   slot, filled lazily when the cgroup first charges or configures a region.
+//!   The table is read without a lock: a charge finds its pool in a few loads.
+//! - A charge holds no reference: its bytes keep its pool alive. A pool is
+//!   freed only once nothing can find it *and* its usage is zero, and the
+//!   counter's close protocol (see `logic::counter`) names who frees it.
+//! - While its cgroup is online, a pool stays in the table. When the cgroup
+//!   goes offline every pool is closed; a charged one takes a css reference,
+//!   which the uncharge that empties it drops. So a css outlives the charges
+//!   made to it, and its pools are freed with it (`css_free`).
+//! - When a device is dropped (unregistered and its last reference put, so
+//!   no charge or lookup can be under way on its regions), its regions'
+//!   pools leave every table, children before parents. Empty ones are freed
+//!   at once, charged ones by the uncharge that empties them.
+//! - A pool points to its parent cgroup's pool, which outlives it: a parent
+//!   css outlives its children, pools leave tables children first, and a
+//!   detached parent's usage includes its children's.
+//! - A region's slot is only reused once the region is freed, which its pools
+//!   prevent: a slot never holds another region's pool.
+//!
+//! [`HeldRegion`] carries the "device not dropped" part of these rules in the
+//! type: lookups take one, so a pool found in a table stays valid for as long
+//! as the borrow lasts.
 
 use core::mem::{offset_of, size_of};
-use core::ptr;
+use core::ptr::{self, NonNull};
+use core::sync::atomic::{AtomicPtr, Ordering};
+use kernel::bindings;
+use kernel::new_spinlock;
 use kernel::prelude::*;
 use kernel::sync::{Arc, ArcBorrow, SpinLock};
-use kernel::{bindings, new_spinlock};
 
-use crate::css::{self, OwnedCss};
-use crate::logic::counter::{self, Counter, Node, NR_CONSUMERS};
+use crate::css::{self, CssRef, OwnedCss};
+use crate::logic::counter::{
+    self, Counter, Node, Refusal, CLOSED_DETACHED, CLOSED_OFFLINE, NR_CONSUMERS,
+};
 use crate::logic::protection::{self, Level, Verdict};
-use crate::registry::Region;
+use crate::registry::{HeldRegion, Region};
+
+/// What drivers hold for a charge or a referenced pool.
+pub(crate) type PoolHandle = *mut bindings::dev_cgroup_pool;
 
 /// The address handed to drivers for a charge: `&pool.handles[consumer]`.
 /// One pool serves every consumer, and the handle says which one it was for.
@@ -36,23 +53,39 @@ use crate::registry::Region;
 ///
 /// A `ChargeHandle` only exists inside [`Pool::handles`], at index `self.0`.
 #[repr(transparent)]
-pub(crate) struct ChargeHandle(u8);
+struct ChargeHandle(u8);
 
 /// One cgroup's share of one region.
+///
+/// # Invariants
+///
+/// - `parent` is the parent cgroup's pool for the same region (`None` at the
+///   root), alive for as long as this pool is (see the module docs).
+/// - `css` is the cgroup this pool belongs to. It holds no reference: the css
+///   is alive while the pool is in its table, which is whenever its region's
+///   device is held.
 pub(crate) struct Pool {
     counter: Counter,
-    parent: Option<Arc<Pool>>,
+    parent: Option<NonNull<Pool>>,
     region: Arc<Region>,
-    css: OwnedCss,
+    css: NonNull<bindings::cgroup_subsys_state>,
     handles: [ChargeHandle; NR_CONSUMERS],
 }
+
+// SAFETY: a pool is shared between CPUs through its atomics only; `parent`
+// and `css` are written once, before the pool is published, and point to
+// objects that are themselves shared safely.
+unsafe impl Send for Pool {}
+// SAFETY: as above.
+unsafe impl Sync for Pool {}
 
 impl Node for Pool {
     fn counter(&self) -> &Counter {
         &self.counter
     }
     fn parent(&self) -> Option<&Self> {
-        self.parent.as_deref()
+        // SAFETY: the parent outlives `self` (type invariant).
+        self.parent.map(|parent| unsafe { parent.as_ref() })
     }
 }
 
@@ -61,121 +94,273 @@ impl Pool {
         &self.counter
     }
 
-    fn ancestors(self: &Arc<Self>) -> impl Iterator<Item = &Arc<Pool>> {
+    pub(crate) fn region(&self) -> ArcBorrow<'_, Region> {
+        self.region.as_arc_borrow()
+    }
+
+    fn ancestors(&self) -> impl Iterator<Item = &Pool> {
         let mut next = Some(self);
         core::iter::from_fn(move || {
             let this = next?;
-            next = this.parent.as_ref();
+            next = this.parent();
             Some(this)
         })
     }
 
-    /// Turns a reference into the handle drivers hold for a charge by `consumer`.
-    pub(crate) fn into_handle(this: Arc<Self>, consumer: usize) -> *mut bindings::dev_cgroup_pool {
-        let consumer = consumer.min(NR_CONSUMERS - 1);
-        let pool = Arc::into_raw(this);
-        // SAFETY: `pool` points to a live `Pool` (we leaked one reference),
-        // and `consumer` is in bounds.
-        let handle = unsafe { ptr::addr_of!((*pool).handles[consumer]) };
-        handle.cast_mut().cast()
+    /// The pool's cgroup, borrowed.
+    ///
+    /// Only for pools found through a [`HeldRegion`] or charged on one: their
+    /// device is held, so they are in their table and the css is alive.
+    fn css(&self) -> CssRef<'_> {
+        // SAFETY: see above and the type invariant on `css`.
+        unsafe { CssRef::from_raw(self.css) }
     }
 
-    /// Takes back the reference behind `handle`, with the consumer it names.
+    /// The handle of a charge by `consumer`; the charge's bytes keep it valid.
+    pub(crate) fn charge_handle(&self, consumer: usize) -> PoolHandle {
+        let handle = &self.handles[consumer.min(NR_CONSUMERS - 1)];
+        ptr::from_ref(handle).cast_mut().cast()
+    }
+
+    /// A handle that holds a reference on the pool's css (which keeps the
+    /// pool alive while its device is held), for a caller that goes on using
+    /// the pool, as TTM does with the pool that limited a charge.
+    pub(crate) fn referenced_handle(&self, consumer: usize) -> PoolHandle {
+        let _ = self.css().to_owned().into_raw();
+        self.charge_handle(consumer)
+    }
+
+    /// The pool and consumer behind a handle.
     ///
     /// # Safety
     ///
-    /// `handle` must come from [`Pool::into_handle`] and its reference must not
-    /// have been taken back already.
-    pub(crate) unsafe fn from_handle(handle: *mut bindings::dev_cgroup_pool) -> (Arc<Self>, usize) {
+    /// `handle` must come from [`Pool::charge_handle`] or
+    /// [`Pool::referenced_handle`], and its charge or reference must be held.
+    pub(crate) unsafe fn from_handle(handle: PoolHandle) -> (NonNull<Pool>, usize) {
         let handle = handle.cast::<ChargeHandle>().cast_const();
-        // SAFETY: `handle` points into a live pool (caller's reference).
+        // SAFETY: `handle` points into a live pool (caller).
         let consumer = usize::from(unsafe { (*handle).0 });
         let offset = offset_of!(Pool, handles) + consumer * size_of::<ChargeHandle>();
         // SAFETY: by the type invariant `handle` is `&pool.handles[consumer]`,
         // so stepping back `offset` bytes stays inside the pool allocation.
         let pool = unsafe { handle.cast::<u8>().sub(offset) }.cast::<Pool>();
-        // SAFETY: `pool` came from `Arc::into_raw` in `into_handle`, and the
-        // caller gives its reference back to us.
-        (unsafe { Arc::from_raw(pool) }, consumer)
+        // SAFETY: derived from a non-null pointer into a pool.
+        (unsafe { NonNull::new_unchecked(pool.cast_mut()) }, consumer)
     }
 
-    /// Borrows the pool behind `handle` without taking its reference.
+    /// Drops the reference of a [`Pool::referenced_handle`].
     ///
     /// # Safety
     ///
-    /// As for [`Pool::from_handle`], and the reference must stay held while
-    /// the returned `Arc` clone is created.
-    pub(crate) unsafe fn clone_from_handle(handle: *mut bindings::dev_cgroup_pool) -> Arc<Self> {
-        // SAFETY: forwarded from the caller.
-        let (pool, consumer) = unsafe { Self::from_handle(handle) };
-        let clone = pool.clone();
-        // Give the caller's reference back.
-        let _ = Self::into_handle(pool, consumer);
-        clone
+    /// `handle` must come from `referenced_handle`, and is put once.
+    pub(crate) unsafe fn put_referenced_handle(handle: PoolHandle) {
+        // SAFETY: the handle's reference keeps the pool alive (caller).
+        let (pool, _) = unsafe { Self::from_handle(handle) };
+        // SAFETY: as above.
+        let css = unsafe { pool.as_ref() }.css;
+        // SAFETY: `referenced_handle` took this reference for the handle.
+        drop(unsafe { OwnedCss::from_raw(css) });
     }
 }
 
-/// A cgroup's pools, indexed by region slot.
-pub(crate) struct PoolTable {
-    online: bool,
-    slots: KVec<Option<Arc<Pool>>>,
+/// Releases what a closed pool's flags stand for, once its usage is gone:
+/// called exactly once per close flag (see `logic::counter`).
+#[cold]
+#[inline(never)]
+fn release(pool: NonNull<Pool>, flags: u64) {
+    // SAFETY: the pool is alive until freed below: its release is ours.
+    let css = unsafe { pool.as_ref() }.css;
+    if flags & CLOSED_DETACHED != 0 {
+        // SAFETY: a detached pool is in no table and its usage is gone, so
+        // nothing else can reach it; it was allocated by `insert`.
+        drop(unsafe { KBox::from_raw(pool.as_ptr()) });
+    }
+    if flags & CLOSED_OFFLINE != 0 {
+        // SAFETY: `CgroupState::offline` left this reference to whoever
+        // empties the pool: us.
+        drop(unsafe { OwnedCss::from_raw(css) });
+    }
+}
+
+/// A table of pools, indexed by region slot.
+struct SlotArray {
+    slots: KVec<AtomicPtr<Pool>>,
+    /// The array this one replaced, kept because lock-free readers may still
+    /// be reading it. Arrays grow by doubling, so the chain costs at most as
+    /// much as the current one.
+    previous: Option<KBox<SlotArray>>,
+}
+
+impl SlotArray {
+    fn chain(&self) -> impl Iterator<Item = &SlotArray> {
+        let mut next = Some(self);
+        core::iter::from_fn(move || {
+            let this = next?;
+            next = this.previous.as_deref();
+            Some(this)
+        })
+    }
 }
 
 /// The controller's state for one cgroup.
-#[pin_data]
+///
+/// # Invariants
+///
+/// `slots` is null or a leaked `KBox<SlotArray>`, freed only by `drop`. Every
+/// non-null slot of the current array is a leaked `KBox<Pool>` of this cgroup
+/// for the region that owns the slot; older arrays hold a subset of those.
+#[pin_data(PinnedDrop)]
 pub(crate) struct CgroupState {
+    slots: AtomicPtr<SlotArray>,
+    /// Serialises writers (creating pools, going offline, detaching); `true`
+    /// while the cgroup is online.
     #[pin]
-    table: SpinLock<PoolTable>,
+    writer: SpinLock<bool>,
 }
 
 impl CgroupState {
     pub(crate) fn new() -> impl PinInit<Self> {
         pin_init!(CgroupState {
-            table <- new_spinlock!(PoolTable { online: true, slots: KVec::new() }, "devcg_pool_table"),
+            slots: AtomicPtr::new(ptr::null_mut()),
+            writer <- new_spinlock!(true, "devcg_pool_table"),
         })
     }
 
-    /// This cgroup's pool for `region`, if it has one.
-    pub(crate) fn pool(&self, region: &Region) -> Option<Arc<Pool>> {
-        let table = self.table.lock();
-        let pool = table.slots.get(region.slot())?.as_ref()?;
-        // A slot may still hold an unregistered region's pool for a moment.
-        ptr::eq(&*pool.region, region).then(|| pool.clone())
+    #[inline(always)]
+    fn array(&self) -> Option<&SlotArray> {
+        // SAFETY: published arrays are freed only when `self` is (invariant).
+        unsafe { self.slots.load(Ordering::Acquire).as_ref() }
     }
 
-    /// Calls `f` on every pool of this cgroup, under its table lock.
+    /// This cgroup's pool for `region`, if it has one. Lock-free.
+    #[inline(always)]
+    pub(crate) fn pool<'a>(&'a self, region: HeldRegion<'a>) -> Option<&'a Pool> {
+        let pool = self
+            .array()?
+            .slots
+            .get(region.slot())?
+            .load(Ordering::Acquire);
+        // SAFETY: a pool in the table is freed with `self` or when its device
+        // is dropped, which `region` rules out for `'a` (type invariants).
+        let pool = unsafe { pool.as_ref() }?;
+        ptr::eq(&*pool.region, &*region).then_some(pool)
+    }
+
+    /// Calls `f` on every pool of this cgroup, under the writer lock.
     pub(crate) fn for_each_pool(&self, mut f: impl FnMut(&Pool)) {
-        let table = self.table.lock();
-        table.slots.iter().flatten().for_each(|p| f(p));
+        let _writer = self.writer.lock();
+        self.for_each_pool_locked(&mut f);
     }
 
-    /// Takes the cgroup offline: resets its settings and drops the table's
-    /// references, so its pools live only as long as their charges.
+    fn for_each_pool_locked(&self, f: &mut impl FnMut(&Pool)) {
+        let Some(array) = self.array() else { return };
+        for slot in array.slots.iter() {
+            // SAFETY: pools leave the table only under the writer lock, which
+            // the caller holds (invariant).
+            if let Some(pool) = unsafe { slot.load(Ordering::Acquire).as_ref() } {
+                f(pool);
+            }
+        }
+    }
+
+    /// Takes the cgroup offline: resets its settings and closes its pools, so
+    /// they take no more charges and the css lives as long as their charges.
     pub(crate) fn offline(&self) {
-        let slots = {
-            let mut table = self.table.lock();
-            table.online = false;
-            core::mem::take(&mut table.slots)
-        };
-        for pool in slots.iter().flatten() {
+        let mut online = self.writer.lock();
+        *online = false;
+        self.for_each_pool_locked(&mut |pool| {
             pool.counter.reset_settings();
+            let reference = pool.css().to_owned();
+            if pool.counter.close(CLOSED_OFFLINE) {
+                drop(reference);
+            } else {
+                // Dropped by `release`, from the uncharge that empties the pool.
+                let _ = reference.into_raw();
+            }
+        });
+    }
+
+    /// Takes this cgroup's pool for `region` out of the table, if any.
+    fn detach(&self, region: &Region) -> Option<NonNull<Pool>> {
+        let _writer = self.writer.lock();
+        let mut detached = None;
+        for array in self.array()?.chain() {
+            let Some(slot) = array.slots.get(region.slot()) else {
+                continue;
+            };
+            let pool = slot.load(Ordering::Relaxed);
+            // SAFETY: pools in the table are alive; we hold the writer lock.
+            if unsafe { pool.as_ref() }.is_some_and(|p| ptr::eq(&*p.region, region)) {
+                slot.store(ptr::null_mut(), Ordering::Relaxed);
+                detached = NonNull::new(pool);
+            }
+        }
+        detached
+    }
+
+    /// Publishes a copy of the table with room for `slot`, from `bigger`
+    /// (empty, with enough capacity). Called with the writer lock held.
+    fn grow(&self, mut bigger: KBox<SlotArray>, slot: usize) -> Result {
+        let current = self.slots.load(Ordering::Relaxed);
+        // SAFETY: writers hold the lock, so `current` is not being replaced.
+        if let Some(array) = unsafe { current.as_ref() } {
+            if array.slots.len() > slot {
+                return Ok(());
+            }
+            for entry in array.slots.iter() {
+                // Within the capacity `bigger` was allocated with: no allocation.
+                bigger
+                    .slots
+                    .push(AtomicPtr::new(entry.load(Ordering::Relaxed)), GFP_ATOMIC)?;
+            }
+        }
+        while bigger.slots.len() <= slot {
+            bigger
+                .slots
+                .push(AtomicPtr::new(ptr::null_mut()), GFP_ATOMIC)?;
+        }
+        // SAFETY: `current` is null or the leaked current array (invariant);
+        // `bigger` keeps it for readers that still see it.
+        bigger.previous = (!current.is_null()).then(|| unsafe { KBox::from_raw(current) });
+        self.slots.store(KBox::into_raw(bigger), Ordering::Release);
+        Ok(())
+    }
+
+    fn len(&self) -> usize {
+        self.array().map_or(0, |a| a.slots.len())
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for CgroupState {
+    fn drop(self: Pin<&mut Self>) {
+        let current = self.slots.swap(ptr::null_mut(), Ordering::Acquire);
+        if current.is_null() {
+            return;
+        }
+        // SAFETY: the leaked current array, no longer reachable (invariant).
+        let array = unsafe { KBox::from_raw(current) };
+        for slot in array.slots.iter() {
+            let pool = slot.load(Ordering::Relaxed);
+            if !pool.is_null() {
+                // SAFETY: pools in the current array are leaked boxes owned by
+                // the table; `css_free` runs once every charge is uncharged.
+                drop(unsafe { KBox::from_raw(pool) });
+            }
         }
     }
 }
 
-/// Drops every table entry for `region`, in every cgroup.
+/// Takes `region`'s pools out of every cgroup's table. Called when the
+/// region's device is dropped: no charge or lookup can be under way on it.
 pub(crate) fn forget_region(region: &Region) {
-    css::for_each_css(|css| {
-        let forgotten = {
-            let mut table = css.state().table.lock();
-            match table.slots.get_mut(region.slot()) {
-                Some(slot) if slot.as_ref().is_some_and(|p| ptr::eq(&*p.region, region)) => {
-                    slot.take()
-                }
-                _ => None,
+    css::for_each_css_post(|css| {
+        if let Some(pool) = css.state().detach(region) {
+            // SAFETY: it was in the table until now, and only we hold it.
+            if unsafe { pool.as_ref() }.counter.close(CLOSED_DETACHED) {
+                release(pool, CLOSED_DETACHED);
             }
-        };
-        drop(forgotten);
+        }
     });
 }
 
@@ -183,21 +368,21 @@ pub(crate) fn forget_region(region: &Region) {
 ///
 /// Fails with `-ENODEV` once the region is unregistered, `-ENOENT` if the
 /// cgroup went offline, `-ENOMEM` if an allocation with `flags` fails.
-pub(crate) fn get_or_create(
-    css: &OwnedCss,
-    region: ArcBorrow<'_, Region>,
+pub(crate) fn get_or_create<'a>(
+    css: CssRef<'a>,
+    region: HeldRegion<'a>,
     flags: kernel::alloc::Flags,
-) -> Result<Arc<Pool>> {
-    if let Some(pool) = css.state().pool(&region) {
+) -> Result<&'a Pool> {
+    if let Some(pool) = css.state().pool(region) {
         return Ok(pool);
     }
     // Collect the cgroups from `css` up to the nearest one that has a pool.
     let mut missing = KVec::new();
     let mut parent_pool = None;
-    let mut at = Some(css.clone());
+    let mut at = Some(css.to_owned());
     while let Some(c) = at {
-        if let Some(pool) = c.state().pool(&region) {
-            parent_pool = Some(pool);
+        if let Some(pool) = c.state().pool(region) {
+            parent_pool = Some(NonNull::from(pool));
             break;
         }
         at = c.parent();
@@ -206,21 +391,24 @@ pub(crate) fn get_or_create(
     for c in missing.iter().rev() {
         parent_pool = Some(insert(c, region, parent_pool, flags)?);
     }
-    parent_pool.ok_or(EINVAL)
+    css.state().pool(region).ok_or(EINVAL)
 }
 
 fn insert(
     css: &OwnedCss,
-    region: ArcBorrow<'_, Region>,
-    parent: Option<Arc<Pool>>,
+    region: HeldRegion<'_>,
+    parent: Option<NonNull<Pool>>,
     flags: kernel::alloc::Flags,
-) -> Result<Arc<Pool>> {
-    let new = Arc::new(
+) -> Result<NonNull<Pool>> {
+    let state = css.state();
+    let new = KBox::new(
+        // INVARIANT: `parent` is the parent css's pool for `region` (caller);
+        // the table keeps the css alive while the pool is in it.
         Pool {
             counter: Counter::new(),
             parent,
-            region: region.into(),
-            css: css.clone(),
+            region: region.arc(),
+            css: css.as_non_null(),
             handles: [
                 ChargeHandle(0),
                 ChargeHandle(1),
@@ -231,135 +419,188 @@ fn insert(
         flags,
     )?;
     let slot = region.slot();
-    let mut table = css.state().table.lock();
-    if table.slots.len() <= slot {
-        // Grow the table outside its spinlock: `flags` may allow sleeping
+    let mut online = state.writer.lock();
+    if state.len() <= slot {
+        // Allocate outside the spinlock: `flags` may allow sleeping
         // (GFP_KERNEL from interface writes).
-        drop(table);
-        let mut bigger = KVec::with_capacity(slot + 1, flags)?;
-        table = css.state().table.lock();
-        if table.slots.len() <= slot {
-            core::mem::swap(&mut table.slots, &mut bigger);
-            // `table.slots` has room for every entry: none of this allocates.
-            for entry in bigger.iter_mut() {
-                table.slots.push(entry.take(), GFP_ATOMIC)?;
-            }
-            let grow = slot + 1 - table.slots.len();
-            table.slots.extend_with(grow, None, GFP_ATOMIC)?;
-        }
+        drop(online);
+        let capacity = (slot + 1).next_power_of_two().max(4);
+        let bigger = KBox::new(
+            SlotArray {
+                slots: KVec::with_capacity(capacity, flags)?,
+                previous: None,
+            },
+            flags,
+        )?;
+        online = state.writer.lock();
+        state.grow(bigger, slot)?;
     }
     if region.is_dead() {
         return Err(ENODEV);
     }
-    if !table.online {
+    if !*online {
         return Err(ENOENT);
     }
-    let entry = &mut table.slots[slot];
-    match entry {
-        // Someone else created it meanwhile: use theirs.
-        Some(existing) if ptr::eq(&*existing.region, &*region) => Ok(existing.clone()),
-        // Empty, or left over from an unregistered region that had this slot.
-        _ => {
-            let stale = entry.replace(new.clone());
-            drop(table);
-            drop(stale);
-            Ok(new)
-        }
+    let array = state.array().ok_or(EINVAL)?;
+    let entry = array.slots.get(slot).ok_or(EINVAL)?;
+    if let Some(existing) = NonNull::new(entry.load(Ordering::Relaxed)) {
+        // Someone else created it meanwhile: use theirs. (A slot only ever
+        // holds pools of the region that owns it.)
+        return Ok(existing);
     }
-}
-
-/// Outcome of a refused charge.
-pub(crate) struct LimitHit {
-    /// The pool whose `max` refused the charge.
-    pub(crate) pool: Arc<Pool>,
-}
-
-/// Charges `size` bytes of `region` to `css` for `consumer`.
-pub(crate) fn try_charge(
-    css: &OwnedCss,
-    region: ArcBorrow<'_, Region>,
-    size: u64,
-    consumer: usize,
-) -> core::result::Result<Arc<Pool>, ChargeError> {
-    if consumer >= NR_CONSUMERS {
-        return Err(ChargeError::Errno(EINVAL));
-    }
-    if region.is_dead() {
-        return Err(ChargeError::Errno(ENODEV));
-    }
-    let pool = get_or_create(css, region, GFP_ATOMIC).map_err(ChargeError::Errno)?;
-    match counter::try_charge(&*pool, size, consumer) {
-        Ok(()) => Ok(pool),
-        Err(limiting) => {
-            let limiting = pool
-                .ancestors()
-                .find(|p| ptr::eq(&***p, limiting))
-                .cloned()
-                .unwrap_or(pool.clone());
-            limiting.css.notify_events(true);
-            for level in limiting.ancestors() {
-                level.css.notify_events(false);
-            }
-            Err(ChargeError::Limit(LimitHit { pool: limiting }))
-        }
-    }
+    let new = NonNull::from(KBox::leak(new));
+    entry.store(new.as_ptr(), Ordering::Release);
+    Ok(new)
 }
 
 /// Why a charge failed.
-pub(crate) enum ChargeError {
-    /// A `max` was hit (`-EAGAIN`).
-    Limit(LimitHit),
+pub(crate) enum ChargeError<'a> {
+    /// The `max` of this pool refused it (`-EAGAIN`).
+    Limit(&'a Pool),
     /// Any other failure.
     Errno(Error),
 }
 
-/// Uncharges `size` bytes from `pool`. Returns `false` on underflow.
-pub(crate) fn uncharge(pool: &Pool, size: u64, consumer: usize) -> bool {
-    counter::uncharge(pool, size, consumer)
+/// How far [`try_charge_fast`] got.
+pub(crate) enum Fast<'a> {
+    /// Every level was raised: commit it.
+    Charged(counter::Raised<'a, Pool>),
+    /// A level refused: pass it to [`refused`].
+    Refused(counter::Unfinished<'a, Pool>),
+    /// The cgroup has no pool for the region yet: use [`try_charge`].
+    NoPool,
+    Failed(Error),
+}
+
+/// What a charge rejects before looking at any counter.
+#[inline(always)]
+fn check_charge(region: HeldRegion<'_>, size: u64, consumer: usize) -> Result {
+    if consumer >= NR_CONSUMERS || size == 0 {
+        return Err(EINVAL);
+    }
+    if region.is_dead() {
+        return Err(ENODEV);
+    }
+    Ok(())
+}
+
+/// The charge fast path: everything but creating a pool and handling a
+/// refusal, which callers reach by tail calls (see `counter::raise`).
+#[inline(always)]
+pub(crate) fn try_charge_fast<'a>(
+    css: CssRef<'a>,
+    region: HeldRegion<'a>,
+    size: u64,
+    consumer: usize,
+) -> Fast<'a> {
+    if let Err(e) = check_charge(region, size, consumer) {
+        return Fast::Failed(e);
+    }
+    match css.state().pool(region) {
+        Some(pool) => match counter::raise(pool, size) {
+            Ok(raised) => Fast::Charged(raised),
+            Err(unfinished) => Fast::Refused(unfinished),
+        },
+        None => Fast::NoPool,
+    }
+}
+
+/// Charges `size` bytes of `region` to `css` for `consumer`, creating the
+/// pool if needed. The charge holds the returned pool until [`uncharge`].
+pub(crate) fn try_charge<'a>(
+    css: CssRef<'a>,
+    region: HeldRegion<'a>,
+    size: u64,
+    consumer: usize,
+) -> core::result::Result<&'a Pool, ChargeError<'a>> {
+    check_charge(region, size, consumer).map_err(ChargeError::Errno)?;
+    let pool = get_or_create(css, region, GFP_ATOMIC).map_err(ChargeError::Errno)?;
+    match counter::try_charge(pool, size, consumer, release) {
+        Ok(()) => Ok(pool),
+        Err(refusal) => Err(refusal_error(refusal)),
+    }
+}
+
+/// Rolls back a charge [`try_charge_fast`] left unfinished.
+#[cold]
+#[inline(never)]
+pub(crate) fn refused(unfinished: counter::Unfinished<'_, Pool>) -> ChargeError<'_> {
+    refusal_error(unfinished.roll_back(release))
+}
+
+/// The error of a refusal; wakes `dev.events` pollers on a limit.
+fn refusal_error(refusal: Refusal<'_, Pool>) -> ChargeError<'_> {
+    match refusal {
+        Refusal::Closed => ChargeError::Errno(ENOENT),
+        Refusal::Limit(limiting) => {
+            limiting.css().notify_events(true);
+            for level in limiting.ancestors() {
+                level.css().notify_events(false);
+            }
+            ChargeError::Limit(limiting)
+        }
+    }
+}
+
+/// Uncharges `size` bytes that `consumer` charged to `pool`. Fails with
+/// `size` on underflow (see `counter::uncharge`).
+///
+/// # Safety
+///
+/// `pool` must hold a charge of `size` bytes by `consumer`, uncharged once.
+#[inline(always)]
+pub(crate) unsafe fn uncharge(
+    pool: NonNull<Pool>,
+    size: u64,
+    consumer: usize,
+) -> core::result::Result<(), u64> {
+    // SAFETY: forwarded from the caller; the charge keeps the levels alive.
+    unsafe { counter::uncharge(pool, size, consumer, release) }
+}
+
+/// Bytes each consumer charged in `css`'s subtree of `region` (`dev.stat`).
+pub(crate) fn subtree_usage(css: &OwnedCss, region: HeldRegion<'_>) -> [u64; NR_CONSUMERS] {
+    let mut sum = [0u64; NR_CONSUMERS];
+    css.for_each_descendant(|d| {
+        if let Some(pool) = d.state().pool(region) {
+            for (i, total) in sum.iter_mut().enumerate() {
+                *total = total.saturating_add(pool.counter.local_usage(i));
+            }
+        }
+    });
+    sum
 }
 
 /// Whether a buffer charged to `test` may be evicted to make room under
 /// `limit` (the region's root pool when `None`), as the memory controller
 /// decides reclaim: only inside the limiting subtree, never below effective
-/// `min`, below effective `low` only when `ignore_low`.
+/// `min`, below effective `low` only when `ignore_low`. `region` is the
+/// pools' region.
 ///
 /// Returns `(evict, hit_low)`; `hit_low` says a `low` protection was honoured.
-pub(crate) fn evict_valuable(limit: Option<&Pool>, test: &Pool, ignore_low: bool) -> (bool, bool) {
+pub(crate) fn evict_valuable(
+    limit: Option<&Pool>,
+    test: &Pool,
+    region: HeldRegion<'_>,
+    ignore_low: bool,
+) -> (bool, bool) {
     let limit = match limit {
         Some(limit) => limit,
-        None => {
-            let mut root = test;
-            while let Some(parent) = root.parent.as_deref() {
-                root = parent;
-            }
-            root
-        }
+        None => test.ancestors().last().unwrap_or(test),
     };
     if ptr::eq(limit, test) {
         return (true, false);
     }
     // Depth of `test` below `limit`, or not in the limiting subtree at all.
-    let mut depth = 0usize;
-    let mut at = Some(test);
-    while let Some(pool) = at {
-        if ptr::eq(pool, limit) {
-            break;
-        }
-        depth += 1;
-        at = pool.parent.as_deref();
-    }
-    if at.is_none() {
+    let Some(depth) = test.ancestors().position(|p| ptr::eq(p, limit)) else {
         return (false, false);
-    }
+    };
     // Levels from the child of `limit` down to `test`, top-down, without
     // allocating (this may run under a driver's locks).
-    let levels = (1..=depth).rev().filter_map(|distance| {
-        let mut pool = test;
-        for _ in 1..distance {
-            pool = pool.parent.as_deref()?;
-        }
-        Some(level_of(pool))
-    });
+    let levels = (1..=depth)
+        .rev()
+        .filter_map(|distance| test.ancestors().nth(distance - 1))
+        .map(|pool| level_of(pool, region));
     let effective = protection::effective_along(levels);
     match protection::verdict(test.counter.usage(), effective) {
         Verdict::Evictable => (true, false),
@@ -370,7 +611,7 @@ pub(crate) fn evict_valuable(limit: Option<&Pool>, test: &Pool, ignore_low: bool
 }
 
 /// A pool's protection inputs, with what its siblings claim.
-fn level_of(pool: &Pool) -> Level {
+fn level_of(pool: &Pool, region: HeldRegion<'_>) -> Level {
     let counter = &pool.counter;
     let usage = counter.usage();
     let mut level = Level {
@@ -380,9 +621,9 @@ fn level_of(pool: &Pool) -> Level {
         siblings_min_claim: 0,
         siblings_low_claim: 0,
     };
-    match &pool.parent {
-        Some(parent) => parent.css.for_each_child(|child| {
-            if let Some(sibling) = child.state().pool(&pool.region) {
+    match pool.parent() {
+        Some(parent) => parent.css().for_each_child(|child| {
+            if let Some(sibling) = child.state().pool(region) {
                 let c = &sibling.counter;
                 level.siblings_min_claim = level.siblings_min_claim.saturating_add(
                     protection::claim(c.usage(), c.setting(counter::Setting::Min)),
@@ -399,3 +640,7 @@ fn level_of(pool: &Pool) -> Level {
     }
     level
 }
+
+/// Bytes of controller state one (cgroup, region) pool costs: the pool and
+/// its slot in the cgroup's table.
+pub(crate) const POOL_BYTES: usize = size_of::<Pool>() + size_of::<AtomicPtr<Pool>>();

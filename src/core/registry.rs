@@ -6,25 +6,96 @@
 //! unregistration and the interface files, never by the charge path: a charge
 //! is given its [`Region`] by the driver.
 
+use core::ops::Deref;
 use core::ptr;
-use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 use kernel::prelude::*;
 use kernel::str::CString;
-use kernel::sync::{Arc, Mutex};
+use kernel::sync::{Arc, ArcBorrow, Mutex};
 use kernel::{fmt, new_mutex};
 
 use crate::logic::parse::{valid_device_name, valid_region_name};
+
+/// Most regions registered at once, across all devices.
+pub(crate) const MAX_REGIONS: usize = 4096;
+
+/// Region slots in use, a bit each. Taken under the registry mutex, given
+/// back from any context by [`Slot`]'s drop, hence atomics.
+static SLOTS_IN_USE: [AtomicU64; MAX_REGIONS / 64] =
+    [const { AtomicU64::new(0) }; MAX_REGIONS / 64];
+
+/// A region's index in every cgroup's pool table, held until the region is
+/// freed. Pools keep their region alive, so a slot is never reused while
+/// some table may still hold a pool of its previous owner.
+struct Slot(usize);
+
+impl Slot {
+    fn take() -> Option<Slot> {
+        for (i, word) in SLOTS_IN_USE.iter().enumerate() {
+            let mut used = word.load(Ordering::Relaxed);
+            while used != u64::MAX {
+                let bit = (!used).trailing_zeros();
+                match word.compare_exchange(
+                    used,
+                    used | 1 << bit,
+                    Ordering::Acquire,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => return Some(Slot(i * 64 + bit as usize)),
+                    Err(seen) => used = seen,
+                }
+            }
+        }
+        None
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        SLOTS_IN_USE[self.0 / 64].fetch_and(!(1 << (self.0 % 64)), Ordering::Release);
+    }
+}
 
 /// One region of a device: a pool of memory with a capacity.
 pub(crate) struct Region {
     name: CString,
     capacity: u64,
-    /// Index of this region's pool in every cgroup's pool table. Unique among
-    /// registered regions; reused only after unregistration removed every
-    /// table entry of the previous owner.
-    slot: usize,
+    slot: Slot,
     /// Set once at unregistration: new charges fail with `-ENODEV`.
     dead: AtomicBool,
+}
+
+/// A region whose device is held for `'a`.
+///
+/// # Invariants
+///
+/// The region's [`Device`] is not dropped during `'a`, so its pools stay in
+/// their tables (see `pool`): a pool found with a `HeldRegion<'a>` is valid
+/// for `'a`.
+#[derive(Clone, Copy)]
+pub(crate) struct HeldRegion<'a>(ArcBorrow<'a, Region>);
+
+impl<'a> HeldRegion<'a> {
+    /// # Safety
+    ///
+    /// The caller must hold a reference on the region's device for `'a`.
+    pub(crate) unsafe fn new(region: ArcBorrow<'a, Region>) -> Self {
+        // INVARIANT: guaranteed by the caller.
+        HeldRegion(region)
+    }
+
+    /// A new reference on the region.
+    pub(crate) fn arc(&self) -> Arc<Region> {
+        self.0.into()
+    }
+}
+
+impl Deref for HeldRegion<'_> {
+    type Target = Region;
+
+    fn deref(&self) -> &Region {
+        &self.0
+    }
 }
 
 impl Region {
@@ -36,7 +107,7 @@ impl Region {
         self.capacity
     }
     pub(crate) fn slot(&self) -> usize {
-        self.slot
+        self.slot.0
     }
     pub(crate) fn is_dead(&self) -> bool {
         self.dead.load(Ordering::Acquire)
@@ -54,11 +125,26 @@ impl Device {
         // Validated as ASCII at registration.
         self.name.to_str().unwrap_or("")
     }
-    pub(crate) fn regions(&self) -> &[Arc<Region>] {
-        &self.regions
+    pub(crate) fn regions(&self) -> impl Iterator<Item = HeldRegion<'_>> {
+        // INVARIANT: `&self` borrows a device someone holds, so it cannot be
+        // dropped during the borrow.
+        self.regions.iter().map(|r| HeldRegion(r.as_arc_borrow()))
     }
-    pub(crate) fn region(&self, name: &str) -> Option<&Arc<Region>> {
-        self.regions.iter().find(|r| r.name() == name)
+    pub(crate) fn region(&self, name: &str) -> Option<HeldRegion<'_>> {
+        self.regions().find(|r| r.name() == name)
+    }
+    pub(crate) fn region_at(&self, index: usize) -> Option<&Region> {
+        self.regions.get(index).map(|r| &**r)
+    }
+}
+
+impl Drop for Device {
+    /// Nobody holds the device any more, so no charge can be under way on
+    /// its regions: their pools can leave the cgroups' tables.
+    fn drop(&mut self) {
+        for region in self.regions.iter() {
+            crate::pool::forget_region(region);
+        }
     }
 }
 
@@ -129,22 +215,12 @@ impl Registry {
             return Err(EEXIST);
         }
 
-        // Free slots: those of no registered region.
-        let mut used = KVec::new();
-        for region in devices.iter().flatten().flat_map(|d| d.regions.iter()) {
-            if used.len() <= region.slot {
-                used.extend_with(region.slot + 1 - used.len(), false, GFP_KERNEL)?;
-            }
-            used[region.slot] = true;
-        }
-        let mut free_slots = (0..).filter(|s| !used.get(*s).copied().unwrap_or(false));
-
         let mut regions = KVec::with_capacity(descs.len(), GFP_KERNEL)?;
         for desc in descs {
             let region = Region {
+                slot: Slot::take().ok_or(ENOSPC)?,
                 name: CString::try_from_fmt(fmt!("{}", desc.name))?,
                 capacity: desc.capacity,
-                slot: free_slots.next().ok_or(ENOSPC)?,
                 dead: AtomicBool::new(false),
             };
             regions.push(Arc::new(region, GFP_KERNEL)?, GFP_KERNEL)?;
@@ -168,24 +244,19 @@ impl Registry {
         Ok(device)
     }
 
-    /// Removes `device` from the listings and fails its future charges. Pools
-    /// that still hold charges keep the regions alive until the last uncharge.
+    /// Removes `device` from the listings and fails its future charges. Its
+    /// pools leave the cgroups' tables once the device's last holder lets go
+    /// (`Device::drop`); pools that still hold charges, and their regions,
+    /// live until the last uncharge.
     pub(crate) fn unregister(&self, device: &Arc<Device>) {
-        {
-            let mut devices = self.devices.lock();
-            for entry in devices.iter_mut() {
-                if entry.as_ref().is_some_and(|d| Arc::ptr_eq(d, device)) {
-                    *entry = None;
-                }
-            }
-            for region in device.regions() {
-                region.dead.store(true, Ordering::Release);
+        let mut devices = self.devices.lock();
+        for entry in devices.iter_mut() {
+            if entry.as_ref().is_some_and(|d| Arc::ptr_eq(d, device)) {
+                *entry = None;
             }
         }
-        // Drop every cgroup's table entry so that only charges keep pools,
-        // and the region's memory, alive.
-        for region in device.regions() {
-            crate::pool::forget_region(region);
+        for region in device.regions.iter() {
+            region.dead.store(true, Ordering::Release);
         }
     }
 }

@@ -189,13 +189,35 @@ static void offline_cgroup_keeps_charges_until_uncharged(struct kunit *test)
 	struct devcg_test_cg *c = devcg_test_cg_create(test, p, "c");
 	struct dev_cgroup_pool *pool;
 
+	struct cgroup_subsys_state *gone;
+	struct dev_cgroup_pool *again = NULL;
+	int i;
+
 	KUNIT_ASSERT_EQ(test, devcg_test_write(c->dentry, "dev.max", DEV_NAME " region.a=1M"), 0);
 	pool = charge_ok(test, c, ctx->a, 512 * SZ_1K, DEV_CGROUP_CONSUMER_OTHER);
+	gone = c->css;
+	css_get(gone);
 	devcg_test_cg_remove(test, c);
-	/* Gone from the tree, still counted by its ancestors. */
+	/* Gone from the tree, still counted by its ancestors, stat included. */
 	KUNIT_EXPECT_EQ(test, cg_value(test, p->dentry, "dev.current", "region.a"), 512ull * SZ_1K);
+	KUNIT_EXPECT_EQ(test, cg_value(test, p->dentry, "dev.stat", "region.a.other"), 512ull * SZ_1K);
+	/*
+	 * Once offline (which rmdir only starts), a cgroup takes no new charge,
+	 * even through a css someone holds.
+	 */
+	for (i = 0; i < 5000 && (READ_ONCE(gone->flags) & CSS_ONLINE); i++)
+		msleep(1);
+	KUNIT_ASSERT_FALSE(test, READ_ONCE(gone->flags) & CSS_ONLINE);
+	KUNIT_EXPECT_EQ(test, dev_cgroup_try_charge_css(gone, ctx->a, SZ_4K,
+			DEV_CGROUP_CONSUMER_OTHER, &again, NULL), -ENOENT);
+	KUNIT_EXPECT_NULL(test, again);
+	if (again)
+		dev_cgroup_uncharge(again, SZ_4K);
+	KUNIT_EXPECT_EQ(test, cg_value(test, p->dentry, "dev.current", "region.a"), 512ull * SZ_1K);
+	css_put(gone);
 	dev_cgroup_uncharge(pool, 512 * SZ_1K);
 	KUNIT_EXPECT_EQ(test, cg_value(test, p->dentry, "dev.current", "region.a"), 0ull);
+	KUNIT_EXPECT_EQ(test, cg_value(test, p->dentry, "dev.stat", "region.a.other"), 0ull);
 	devcg_test_cg_remove(test, p);
 }
 
@@ -231,6 +253,37 @@ static void unregistered_device_refuses_charges_but_uncharges(struct kunit *test
 	devcg_test_cg_remove(test, c);
 }
 
+/*
+ * A region's slot in the cgroups' pool tables is not reused while a charge
+ * keeps the unregistered region's pools alive: a new device's charges never
+ * land in them.
+ */
+static void new_device_never_meets_an_old_devices_charges(struct kunit *test)
+{
+	static const struct dev_cgroup_region_desc region = { .name = "r", .capacity = SZ_1M };
+	struct devcg_test_cg *c = devcg_test_cg_create(test, NULL, "kunit_devcg_slot");
+	struct dev_cgroup_device *old = dev_cgroup_register_device("kunit_old", &region, 1);
+	struct dev_cgroup_device *new;
+	struct dev_cgroup_pool *old_pool, *new_pool;
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR(old));
+	old_pool = charge_ok(test, c, dev_cgroup_device_region(old, 0), SZ_64K,
+			     DEV_CGROUP_CONSUMER_OTHER);
+	dev_cgroup_unregister_device(old);
+	new = dev_cgroup_register_device("kunit_new", &region, 1);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(new));
+	new_pool = charge_ok(test, c, dev_cgroup_device_region(new, 0), SZ_4K,
+			     DEV_CGROUP_CONSUMER_OTHER);
+	KUNIT_EXPECT_PTR_NE(test, new_pool, old_pool);
+	KUNIT_EXPECT_EQ(test, devcg_test_value(test, c->dentry, "dev.current", "kunit_new", "region.r"), (u64)SZ_4K);
+	dev_cgroup_uncharge(old_pool, SZ_64K);
+	KUNIT_EXPECT_EQ(test, devcg_test_value(test, c->dentry, "dev.current", "kunit_new", "region.r"), (u64)SZ_4K);
+	dev_cgroup_uncharge(new_pool, SZ_4K);
+	KUNIT_EXPECT_EQ(test, devcg_test_value(test, c->dentry, "dev.current", "kunit_new", "region.r"), 0ull);
+	dev_cgroup_unregister_device(new);
+	devcg_test_cg_remove(test, c);
+}
+
 static void bad_charge_arguments(struct kunit *test)
 {
 	struct test_ctx *ctx = test->priv;
@@ -242,6 +295,9 @@ static void bad_charge_arguments(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, dev_cgroup_try_charge_css(c->css, NULL, SZ_4K,
 			DEV_CGROUP_CONSUMER_OTHER, &pool, NULL), -EINVAL);
 	KUNIT_EXPECT_EQ(test, dev_cgroup_try_charge_css(NULL, ctx->a, SZ_4K,
+			DEV_CGROUP_CONSUMER_OTHER, &pool, NULL), -EINVAL);
+	/* A charge of nothing would hold a pool that nothing keeps alive. */
+	KUNIT_EXPECT_EQ(test, dev_cgroup_try_charge_css(c->css, ctx->a, 0,
 			DEV_CGROUP_CONSUMER_OTHER, &pool, NULL), -EINVAL);
 	KUNIT_EXPECT_NULL(test, pool);
 	/* Bad writes through the real file: -EINVAL / -ENODEV, nothing changed. */
@@ -385,6 +441,7 @@ static struct kunit_case dev_cgroup_core_cases[] = {
 	KUNIT_CASE(peak_stat_and_limit_below_usage),
 	KUNIT_CASE(offline_cgroup_keeps_charges_until_uncharged),
 	KUNIT_CASE(unregistered_device_refuses_charges_but_uncharges),
+	KUNIT_CASE(new_device_never_meets_an_old_devices_charges),
 	KUNIT_CASE(bad_charge_arguments),
 	KUNIT_CASE(eviction_honours_effective_protection),
 	KUNIT_CASE(concurrent_charging_never_overshoots),

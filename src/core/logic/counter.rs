@@ -10,20 +10,66 @@
 //! accepted and only blocks new charges). A failed charge rolls back the
 //! levels it already raised, so nothing stays charged.
 //!
-//! Everything here uses relaxed atomics: counters are statistics and limits,
-//! they order no other memory. Cost is O(depth) and independent of how many
-//! cgroups or regions exist.
+//! # Closing, and who releases
+//!
+//! The usage word also carries two *close* flags, set once a pool stops
+//! taking charges: [`CLOSED_OFFLINE`] (its cgroup went offline) and
+//! [`CLOSED_DETACHED`] (its region's device is gone and the pool left its
+//! table). A closed counter refuses every charge, so its usage only falls.
+//! Exactly one party then owns whatever the flags stand for (a cgroup
+//! reference, the pool's memory): [`Counter::close`] when it finds no usage,
+//! otherwise the uncharge that brings usage to zero, which receives the flags
+//! through its `release` callback. One atomic word decides, so the two can
+//! never both release, nor both leave it to the other. This is what lets a
+//! charge hold no reference: a pool with usage cannot be freed under it.
+//!
+//! Per-consumer usage (`dev.stat`) is counted only where a charge is made
+//! ([`Counter::local_usage`]); sums over a subtree are made when read. That
+//! keeps the charge at one atomic operation per level, as `page_counter`.
+//!
+//! Counters and settings use relaxed atomics: they order no other memory.
+//! The close protocol uses acquire/release, since it ends with a release of
+//! memory. Cost is O(depth) and independent of how many cgroups or regions
+//! exist.
 
-use core::ptr;
-use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use core::ptr::NonNull;
+use core::sync::atomic::{
+    AtomicU64,
+    Ordering::{AcqRel, Relaxed},
+};
 
 /// Number of consumer frameworks counted in `dev.stat`.
 pub const NR_CONSUMERS: usize = 4;
 
+/// Close flag: the pool's cgroup went offline while the pool had usage.
+pub const CLOSED_OFFLINE: u64 = 1 << 63;
+/// Close flag: the pool was taken out of its cgroup's table (its region's
+/// device is gone).
+pub const CLOSED_DETACHED: u64 = 1 << 62;
+const CLOSED: u64 = CLOSED_OFFLINE | CLOSED_DETACHED;
+/// Most bytes one counter can hold: the usage word's bits below the flags.
+pub const MAX_USAGE: u64 = !CLOSED;
+
+/// What every charge writes, on a cache line of its own: CPUs charging the
+/// same hierarchy then only contend for it, while what a charge only reads
+/// (`max`, `peak`, the parent pointer) stays shared in their caches, as
+/// `page_counter` lays out `usage`.
+#[derive(Debug)]
+#[repr(align(64))]
+struct Hot {
+    /// Bytes charged in this subtree (low bits) and close flags (high bits).
+    usage: AtomicU64,
+    /// Bytes charged to this very pool (not its descendants) by each consumer.
+    local: [AtomicU64; NR_CONSUMERS],
+}
+
 /// Usage, limits, protection, peak, events and per-consumer usage of one pool.
 #[derive(Debug)]
 pub struct Counter {
-    usage: AtomicU64,
+    hot: Hot,
+    /// At most [`MAX_USAGE`], which stands for "max": then a closed
+    /// counter's usage word is always above it, and one comparison refuses
+    /// both.
     max: AtomicU64,
     min: AtomicU64,
     low: AtomicU64,
@@ -32,8 +78,6 @@ pub struct Counter {
     events_max: AtomicU64,
     /// Refusals caused by this level's own `max` (`dev.events.local`).
     events_max_local: AtomicU64,
-    /// Bytes currently charged in this subtree by each consumer (`dev.stat`).
-    by_consumer: [AtomicU64; NR_CONSUMERS],
 }
 
 /// A node of the counter tree.
@@ -55,6 +99,15 @@ pub enum Setting {
     Low,
 }
 
+/// Why a charge was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refusal<'a, N> {
+    /// This level, the first from the charged node up, would exceed its `max`.
+    Limit(&'a N),
+    /// A level was closed: its cgroup is going away.
+    Closed,
+}
+
 impl Default for Counter {
     fn default() -> Self {
         Self::new()
@@ -65,20 +118,27 @@ impl Counter {
     /// A counter with no usage, `max` = unlimited and no protection.
     pub const fn new() -> Self {
         Counter {
-            usage: AtomicU64::new(0),
-            max: AtomicU64::new(u64::MAX),
+            hot: Hot {
+                usage: AtomicU64::new(0),
+                local: [const { AtomicU64::new(0) }; NR_CONSUMERS],
+            },
+            max: AtomicU64::new(MAX_USAGE),
             min: AtomicU64::new(0),
             low: AtomicU64::new(0),
             peak: AtomicU64::new(0),
             events_max: AtomicU64::new(0),
             events_max_local: AtomicU64::new(0),
-            by_consumer: [const { AtomicU64::new(0) }; NR_CONSUMERS],
         }
     }
 
     /// Bytes charged in this subtree.
     pub fn usage(&self) -> u64 {
-        self.usage.load(Relaxed)
+        self.hot.usage.load(Relaxed) & MAX_USAGE
+    }
+
+    /// Whether [`Counter::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.hot.usage.load(Relaxed) & CLOSED != 0
     }
 
     /// Highest usage seen since creation or the last [`Counter::reset_peak`].
@@ -94,11 +154,10 @@ impl Counter {
         )
     }
 
-    /// Bytes of this subtree's usage charged by `consumer` (0 if out of range).
-    pub fn consumer_usage(&self, consumer: usize) -> u64 {
-        self.by_consumer
-            .get(consumer)
-            .map_or(0, |c| c.load(Relaxed))
+    /// Bytes `consumer` charged to this very counter, descendants not
+    /// included (0 if out of range).
+    pub fn local_usage(&self, consumer: usize) -> u64 {
+        self.hot.local.get(consumer).map_or(0, |c| c.load(Relaxed))
     }
 
     fn setting_ref(&self, which: Setting) -> &AtomicU64 {
@@ -109,14 +168,23 @@ impl Counter {
         }
     }
 
-    /// Reads `max`, `min` or `low`.
+    /// Reads `max`, `min` or `low`; `u64::MAX` is "max".
     pub fn setting(&self, which: Setting) -> u64 {
-        self.setting_ref(which).load(Relaxed)
+        match self.setting_ref(which).load(Relaxed) {
+            MAX_USAGE if which == Setting::Max => u64::MAX,
+            value => value,
+        }
     }
 
     /// Sets `max`, `min` or `low`. A `max` below usage is accepted: it only
-    /// makes new charges fail until usage drops.
+    /// makes new charges fail until usage drops. A `max` of [`MAX_USAGE`] or
+    /// more, which no usage can exceed, is "max" (as memcg clamps to
+    /// `PAGE_COUNTER_MAX`).
     pub fn set(&self, which: Setting, value: u64) {
+        let value = match which {
+            Setting::Max => value.min(MAX_USAGE),
+            _ => value,
+        };
         self.setting_ref(which).store(value, Relaxed)
     }
 
@@ -132,29 +200,79 @@ impl Counter {
         self.peak.store(self.usage(), Relaxed)
     }
 
-    /// Raises usage by `amount` if the result stays within `max`.
-    fn try_raise(&self, amount: u64) -> bool {
-        let mut old = self.usage.load(Relaxed);
+    /// Stops charges to this counter for good and says who releases `flag`:
+    /// `true` if usage is zero (the caller, now), `false` if the uncharge that
+    /// empties the counter will (it gets `flag` from [`uncharge`]).
+    pub fn close(&self, flag: u64) -> bool {
+        let old = self.hot.usage.fetch_or(flag & CLOSED, AcqRel);
+        old & MAX_USAGE == 0
+    }
+
+    /// Raises usage by `amount` if the result stays within `max` and the
+    /// counter is open; returns the new usage.
+    #[inline(always)]
+    fn try_raise(&self, amount: u64) -> Option<u64> {
+        let mut old = self.hot.usage.load(Relaxed);
         loop {
-            let new = match old.checked_add(amount) {
-                Some(new) if new <= self.max.load(Relaxed) => new,
-                _ => return false,
-            };
-            match self.usage.compare_exchange_weak(old, new, Relaxed, Relaxed) {
+            // A closed counter's word exceeds any `max` (see `max`).
+            let new = old.checked_add(amount)?;
+            if new > self.max.load(Relaxed) {
+                return None;
+            }
+            match self
+                .hot
+                .usage
+                .compare_exchange_weak(old, new, Relaxed, Relaxed)
+            {
+                Ok(_) => return Some(new),
+                Err(seen) => old = seen,
+            }
+        }
+    }
+
+    /// Lowers usage by `amount` if the counter is open and covers it; else
+    /// leaves it to [`Counter::lower`].
+    #[inline(always)]
+    fn lower_open(&self, amount: u64) -> bool {
+        let mut old = self.hot.usage.load(Relaxed);
+        loop {
+            let new = old.wrapping_sub(amount);
+            // Either is above MAX_USAGE when closed or not covered.
+            if old | new > MAX_USAGE {
+                return false;
+            }
+            match self
+                .hot
+                .usage
+                .compare_exchange_weak(old, new, AcqRel, Relaxed)
+            {
                 Ok(_) => return true,
                 Err(seen) => old = seen,
             }
         }
     }
 
-    /// Lowers usage by `amount`, clamping at zero. Returns `false` on underflow.
-    fn lower(&self, amount: u64) -> bool {
-        let mut clean = true;
-        let _ = self.usage.fetch_update(Relaxed, Relaxed, |old| {
-            clean = old >= amount;
-            Some(old.saturating_sub(amount))
-        });
-        clean
+    /// Lowers usage by `amount`, clamping at zero. Returns whether usage
+    /// covered `amount`, and the close flags if this emptied a closed counter
+    /// (the caller now owns their release).
+    fn lower(&self, amount: u64) -> (bool, u64) {
+        let mut old = self.hot.usage.load(Relaxed);
+        loop {
+            let covered = old & MAX_USAGE >= amount;
+            // Flags are above the bytes: subtracting what is covered keeps them.
+            let new = if covered { old - amount } else { old & CLOSED };
+            match self
+                .hot
+                .usage
+                .compare_exchange_weak(old, new, AcqRel, Relaxed)
+            {
+                Ok(_) => {
+                    let emptied = old & CLOSED != 0 && old & MAX_USAGE != 0 && new & MAX_USAGE == 0;
+                    return (covered, if emptied { new & CLOSED } else { 0 });
+                }
+                Err(seen) => old = seen,
+            }
+        }
     }
 
     /// Records usage seen after a committed charge. Called only once the whole
@@ -163,18 +281,6 @@ impl Counter {
         let usage = self.usage();
         if usage > self.peak.load(Relaxed) {
             self.peak.fetch_max(usage, Relaxed);
-        }
-    }
-
-    fn lower_consumer(&self, consumer: usize, amount: u64) {
-        if let Some(c) = self.by_consumer.get(consumer) {
-            let _ = c.fetch_update(Relaxed, Relaxed, |old| Some(old.saturating_sub(amount)));
-        }
-    }
-
-    fn raise_consumer(&self, consumer: usize, amount: u64) {
-        if let Some(c) = self.by_consumer.get(consumer) {
-            c.fetch_add(amount, Relaxed);
         }
     }
 }
@@ -188,48 +294,260 @@ fn ancestors<N: Node>(node: &N) -> impl Iterator<Item = &N> {
     })
 }
 
-/// Charges `amount` bytes from `node` up to the root, on behalf of `consumer`.
+/// Charges `amount` bytes from `node` up to the root, on behalf of `consumer`
+/// (an out-of-range consumer counts as the last one).
 ///
-/// On success every level was raised. On failure nothing stays charged and the
-/// first level whose `max` would have been exceeded is returned; the refusal
-/// is counted in its `events.local` and in `events` of it and every ancestor.
-pub fn try_charge<N: Node>(node: &N, amount: u64, consumer: usize) -> Result<(), &N> {
-    for level in ancestors(node) {
-        if !level.counter().try_raise(amount) {
-            for raised in ancestors(node).take_while(|n| !ptr::eq(*n, level)) {
-                raised.counter().lower(amount);
-                raised.counter().lower_consumer(consumer, amount);
-            }
-            level.counter().events_max_local.fetch_add(1, Relaxed);
-            for hit in ancestors(level) {
-                hit.counter().events_max.fetch_add(1, Relaxed);
-            }
-            return Err(level);
+/// On success every level was raised. On failure nothing stays charged; a
+/// limit refusal names the first level whose `max` would have been exceeded
+/// and is counted in its `events.local` and in `events` of it and every
+/// ancestor. `release` is called as for [`uncharge`], for a level that was
+/// closed meanwhile and that rolling back emptied.
+///
+/// This is [`raise`], then [`Raised::commit`] or [`Unfinished::roll_back`].
+pub fn try_charge<'a, N: Node>(
+    node: &'a N,
+    amount: u64,
+    consumer: usize,
+    release: impl FnMut(NonNull<N>, u64),
+) -> Result<(), Refusal<'a, N>> {
+    match raise(node, amount) {
+        Ok(raised) => {
+            raised.commit(consumer);
+            Ok(())
         }
-        level.counter().raise_consumer(consumer, amount);
+        Err(unfinished) => Err(unfinished.roll_back(release)),
     }
+}
+
+/// A charge that raised every level; [`Raised::commit`] completes it.
+#[must_use]
+pub struct Raised<'a, N> {
+    node: &'a N,
+    amount: u64,
+    stale_peak: bool,
+}
+
+/// A charge that a level refused, with the levels below it still raised:
+/// [`Unfinished::roll_back`] undoes them.
+#[must_use]
+pub struct Unfinished<'a, N> {
+    node: &'a N,
+    level: &'a N,
+    amount: u64,
+}
+
+/// First step of a charge: raises every level from `node` up, or stops at
+/// the first one that refuses.
+//
+// The fast paths (this, `commit` and `uncharge`) make no call that returns
+// into them: everything rare is `#[cold]` and out of line, so the common
+// case needs no callee-saved registers (each push and pop is a memory
+// access). Callers keep it so by reaching their own slow paths by tail calls.
+#[inline(always)]
+pub fn raise<N: Node>(node: &N, amount: u64) -> Result<Raised<'_, N>, Unfinished<'_, N>> {
+    let mut stale_peak = false;
+    let mut level = node;
+    loop {
+        match level.counter().try_raise(amount) {
+            Some(new) => stale_peak |= new > level.counter().peak.load(Relaxed),
+            None => {
+                return Err(Unfinished {
+                    node,
+                    level,
+                    amount,
+                })
+            }
+        }
+        match level.parent() {
+            Some(parent) => level = parent,
+            None => break,
+        }
+    }
+    Ok(Raised {
+        node,
+        amount,
+        stale_peak,
+    })
+}
+
+impl<'a, N: Node> Raised<'a, N> {
+    /// The charged node.
+    pub fn node(&self) -> &'a N {
+        self.node
+    }
+
+    /// Completes the charge: counts it for `consumer` (an out-of-range one
+    /// counts as the last) and brings `dev.peak` up to date.
+    #[inline(always)]
+    pub fn commit(self, consumer: usize) {
+        let consumer = consumer.min(NR_CONSUMERS - 1);
+        self.node.counter().hot.local[consumer].fetch_add(self.amount, Relaxed);
+        if self.stale_peak {
+            update_peaks(self.node);
+        }
+    }
+}
+
+impl<'a, N: Node> Unfinished<'a, N> {
+    /// Splits the charge into its node, refusing level and amount, so that a
+    /// caller can pass them in registers (a larger value goes through memory).
+    pub fn into_parts(self) -> (&'a N, &'a N, u64) {
+        (self.node, self.level, self.amount)
+    }
+
+    /// Rebuilds what [`Unfinished::into_parts`] split.
+    ///
+    /// # Safety
+    ///
+    /// The parts must come from `into_parts`, used once.
+    pub unsafe fn from_parts(node: &'a N, level: &'a N, amount: u64) -> Self {
+        Unfinished {
+            node,
+            level,
+            amount,
+        }
+    }
+
+    /// Rolls back the levels that were raised, calling `release` as for
+    /// [`uncharge`], and counts a limit refusal in `dev.events`.
+    #[cold]
+    #[inline(never)]
+    pub fn roll_back(self, release: impl FnMut(NonNull<N>, u64)) -> Refusal<'a, N> {
+        let Unfinished {
+            node,
+            level,
+            amount,
+        } = self;
+        if !core::ptr::eq(level, node) {
+            // SAFETY: `node` is valid for `'a`, and every level below `level`
+            // holds our `amount` until `lower_levels` takes it back.
+            let _ = unsafe { lower_levels(NonNull::from(node), Some(level), amount, release) };
+        }
+        if level.counter().is_closed() {
+            return Refusal::Closed;
+        }
+        level.counter().events_max_local.fetch_add(1, Relaxed);
+        for hit in ancestors(level) {
+            hit.counter().events_max.fetch_add(1, Relaxed);
+        }
+        Refusal::Limit(level)
+    }
+}
+
+/// Brings `dev.peak` up to date after a charge raised usage above it.
+#[cold]
+#[inline(never)]
+fn update_peaks<N: Node>(node: &N) {
     for level in ancestors(node) {
         level.counter().update_peak();
+    }
+}
+
+/// Uncharges `amount` bytes that `consumer` charged to `node`, from `node` up
+/// to the root.
+///
+/// When a level's usage reaches zero while it is closed, `release` is called
+/// with that level and its close flags; the walk does not touch that level
+/// again. Fails with `amount` if some level had less usage than that: the
+/// caller uncharged what it never charged. Usage is clamped at zero, never
+/// wrapped.
+///
+/// # Safety
+///
+/// `node` must be a node on which `amount` bytes were charged and not yet
+/// uncharged; those bytes keep every level alive until this function has
+/// lowered it (and, for a released level, until `release` is called).
+#[inline(always)]
+pub unsafe fn uncharge<N: Node>(
+    node: NonNull<N>,
+    amount: u64,
+    consumer: usize,
+    release: impl FnMut(NonNull<N>, u64),
+) -> Result<(), u64> {
+    let consumer = consumer.min(NR_CONSUMERS - 1);
+    // SAFETY: `node` holds our bytes, so it is alive (caller).
+    let local = unsafe { &node.as_ref().counter().hot.local[consumer] };
+    let old = local.fetch_sub(amount, Relaxed);
+    if old < amount {
+        // A driver bug (the usage walk reports it): undo the wrap.
+        local.fetch_add(amount - old, Relaxed);
+    }
+    // SAFETY: as above, for every level up to the root.
+    unsafe { lower_levels(node, None, amount, release) }
+}
+
+/// Lowers every level from `from` up to, not including, `until`. Fails with
+/// `amount` if some level did not cover it.
+///
+/// # Safety
+///
+/// Every level in that range must hold `amount` bytes of the caller's.
+#[inline(always)]
+unsafe fn lower_levels<N: Node>(
+    from: NonNull<N>,
+    until: Option<&N>,
+    amount: u64,
+    release: impl FnMut(NonNull<N>, u64),
+) -> Result<(), u64> {
+    let mut at = Some(from);
+    while let Some(level) = at {
+        if until.is_some_and(|u| core::ptr::eq(u, level.as_ptr())) {
+            break;
+        }
+        // SAFETY: `level` holds the caller's bytes until they are taken
+        // below; the parent is read first because `level` may be freed by
+        // someone else as soon as they are gone.
+        let level_ref = unsafe { level.as_ref() };
+        let parent = level_ref.parent().map(NonNull::from);
+        if !level_ref.counter().lower_open(amount) {
+            // SAFETY: forwarded from the caller.
+            return unsafe { lower_rest(level, until, amount, release) };
+        }
+        at = parent;
     }
     Ok(())
 }
 
-/// Uncharges `amount` bytes from `node` up to the root.
+/// [`lower_levels`] from a level that is closed or does not cover `amount`:
+/// the general case, which may hand emptied levels to `release`.
 ///
-/// Returns `false` if some level had less usage than `amount`: the caller
-/// uncharged what it never charged. Usage is clamped at zero, never wrapped.
-pub fn uncharge<N: Node>(node: &N, amount: u64, consumer: usize) -> bool {
+/// # Safety
+///
+/// As [`lower_levels`].
+#[cold]
+#[inline(never)]
+unsafe fn lower_rest<N: Node>(
+    from: NonNull<N>,
+    until: Option<&N>,
+    amount: u64,
+    mut release: impl FnMut(NonNull<N>, u64),
+) -> Result<(), u64> {
     let mut clean = true;
-    for level in ancestors(node) {
-        clean &= level.counter().lower(amount);
-        level.counter().lower_consumer(consumer, amount);
+    let mut at = Some(from);
+    while let Some(level) = at {
+        if until.is_some_and(|u| core::ptr::eq(u, level.as_ptr())) {
+            break;
+        }
+        // SAFETY: as in `lower_levels`; `release` is the last use of `level`.
+        let level_ref = unsafe { level.as_ref() };
+        let parent = level_ref.parent().map(NonNull::from);
+        let (covered, released) = level_ref.counter().lower(amount);
+        clean &= covered;
+        if released != 0 {
+            release(level, released);
+        }
+        at = parent;
     }
-    clean
+    if clean {
+        Ok(())
+    } else {
+        Err(amount)
+    }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use core::ptr;
     use std::vec::Vec;
 
     /// A test tree node; trees are leaked so parents can be `&'static`.
@@ -291,12 +609,37 @@ mod tests {
             .unwrap()
     }
 
+    /// Charges with a release callback that must never run: nothing is closed.
+    fn tc<N: Node>(node: &N, amount: u64, consumer: usize) -> Result<(), Refusal<'_, N>> {
+        try_charge(node, amount, consumer, |_, _| {
+            panic!("released an open counter")
+        })
+    }
+
+    fn un<N: Node>(node: &N, amount: u64, consumer: usize) -> bool {
+        // SAFETY: the tests' trees are leaked, so every node stays alive.
+        unsafe {
+            uncharge(NonNull::from(node), amount, consumer, |_, _| {
+                panic!("released an open counter")
+            })
+        }
+        .is_ok()
+    }
+
+    /// What `dev.stat` shows for `consumer` at node `i`: its subtree's local usage.
+    fn subtree_consumer(t: &Tree, i: usize, consumer: usize) -> u64 {
+        (0..t.nodes.len())
+            .filter(|n| t.path(*n).contains(&i))
+            .map(|n| t.counters[n].local_usage(consumer))
+            .sum()
+    }
+
     #[test]
     fn charge_walks_to_the_root_and_rolls_back() {
         // 0 <- 1 <- 2
         let t = Tree::new(std::vec![None, Some(0), Some(1)]);
         t.counters[1].set(Setting::Max, 100);
-        assert!(try_charge(t.at(2), 60, 0).is_ok());
+        assert!(tc(t.at(2), 60, 0).is_ok());
         assert_eq!(
             [
                 t.counters[0].usage(),
@@ -305,8 +648,10 @@ mod tests {
             ],
             [60, 60, 60]
         );
-        let err = try_charge(t.at(2), 41, 1).err().unwrap();
-        assert_eq!(index_of(&t, err.counter()), 1);
+        let Err(Refusal::Limit(hit)) = tc(t.at(2), 41, 1) else {
+            panic!("not refused by a limit")
+        };
+        assert_eq!(index_of(&t, hit.counter()), 1);
         assert_eq!(
             [
                 t.counters[0].usage(),
@@ -315,14 +660,16 @@ mod tests {
             ],
             [60, 60, 60]
         );
-        assert_eq!(t.counters[2].consumer_usage(1), 0);
+        assert_eq!(t.counters[2].local_usage(1), 0);
         assert_eq!(t.counters[1].events(), (1, 1));
         assert_eq!(t.counters[0].events(), (1, 0));
         assert_eq!(t.counters[2].events(), (0, 0));
-        assert!(try_charge(t.at(2), 40, 1).is_ok());
-        assert_eq!(t.counters[0].consumer_usage(1), 40);
-        assert_eq!(t.counters[0].consumer_usage(0), 60);
-        assert!(uncharge(t.at(2), 100, 0));
+        assert!(tc(t.at(2), 40, 1).is_ok());
+        assert_eq!(t.counters[2].local_usage(1), 40);
+        assert_eq!(t.counters[0].local_usage(1), 0);
+        assert_eq!(subtree_consumer(&t, 0, 1), 40);
+        assert_eq!(subtree_consumer(&t, 1, 0), 60);
+        assert!(un(t.at(2), 100, 0));
         assert_eq!(t.counters[0].usage(), 0);
         assert_eq!(t.counters[2].peak(), 100);
     }
@@ -330,37 +677,158 @@ mod tests {
     #[test]
     fn uncharge_underflow_is_reported_and_clamped() {
         let t = Tree::new(std::vec![None, Some(0)]);
-        assert!(try_charge(t.at(1), 10, 3).is_ok());
-        assert!(!uncharge(t.at(1), 11, 3));
+        assert!(tc(t.at(1), 10, 3).is_ok());
+        assert!(!un(t.at(1), 11, 3));
         assert_eq!(t.counters[1].usage(), 0);
         assert_eq!(t.counters[0].usage(), 0);
-        assert_eq!(t.counters[0].consumer_usage(3), 0);
+        assert_eq!(t.counters[1].local_usage(3), 0);
     }
 
     #[test]
     fn limit_below_usage_is_accepted_and_blocks_new_charges() {
         let t = Tree::new(std::vec![None, Some(0)]);
-        assert!(try_charge(t.at(1), 50, 0).is_ok());
+        assert!(tc(t.at(1), 50, 0).is_ok());
         t.counters[1].set(Setting::Max, 10);
-        assert!(try_charge(t.at(1), 1, 0).is_err());
-        assert!(uncharge(t.at(1), 45, 0));
-        assert!(try_charge(t.at(1), 5, 0).is_ok());
-        assert!(try_charge(t.at(1), 1, 0).is_err());
+        assert!(tc(t.at(1), 1, 0).is_err());
+        assert!(un(t.at(1), 45, 0));
+        assert!(tc(t.at(1), 5, 0).is_ok());
+        assert!(tc(t.at(1), 1, 0).is_err());
     }
 
     #[test]
     fn huge_amounts_never_wrap() {
         let t = Tree::new(std::vec![None, Some(0)]);
-        assert!(try_charge(t.at(1), u64::MAX - 1, 0).is_ok());
-        assert!(try_charge(t.at(1), 2, 0).is_err());
-        assert_eq!(t.counters[0].usage(), u64::MAX - 1);
+        assert!(tc(t.at(1), u64::MAX - 1, 0).is_err());
+        assert!(tc(t.at(1), MAX_USAGE - 1, 0).is_ok());
+        assert!(tc(t.at(1), 2, 0).is_err());
+        assert!(tc(t.at(1), 1, 0).is_ok());
+        assert_eq!(t.counters[0].usage(), MAX_USAGE);
+        assert!(!t.counters[0].is_closed());
+        assert!(un(t.at(1), MAX_USAGE, 0));
+        assert_eq!(t.counters[0].usage(), 0);
+    }
+
+    #[test]
+    fn a_max_no_usage_can_exceed_reads_back_as_max() {
+        let c = Counter::new();
+        assert_eq!(c.setting(Setting::Max), u64::MAX);
+        c.set(Setting::Max, MAX_USAGE - 1);
+        assert_eq!(c.setting(Setting::Max), MAX_USAGE - 1);
+        for huge in [MAX_USAGE, MAX_USAGE + 1, u64::MAX - 1] {
+            c.set(Setting::Max, huge);
+            assert_eq!(c.setting(Setting::Max), u64::MAX);
+        }
+        c.set(Setting::Min, u64::MAX - 1);
+        assert_eq!(c.setting(Setting::Min), u64::MAX - 1);
+    }
+
+    #[test]
+    fn closing_an_empty_counter_leaves_the_release_to_the_closer() {
+        let t = Tree::new(std::vec![None, Some(0)]);
+        assert!(tc(t.at(1), 10, 0).is_ok());
+        assert!(un(t.at(1), 10, 0));
+        assert!(t.counters[1].close(CLOSED_OFFLINE));
+        assert!(t.counters[1].is_closed());
+        assert!(matches!(tc(t.at(1), 1, 0), Err(Refusal::Closed)));
+        assert_eq!(t.counters[0].usage(), 0);
+        assert_eq!(t.counters[1].events(), (0, 0));
+    }
+
+    #[test]
+    fn the_uncharge_that_empties_a_closed_counter_releases_it_once() {
+        // 0 <- 1 <- 2: node 2 is closed twice while charged, node 1 once.
+        let t = Tree::new(std::vec![None, Some(0), Some(1)]);
+        assert!(tc(t.at(2), 30, 1).is_ok());
+        assert!(tc(t.at(2), 20, 1).is_ok());
+        assert!(!t.counters[2].close(CLOSED_OFFLINE));
+        assert!(!t.counters[2].close(CLOSED_DETACHED));
+        assert!(!t.counters[1].close(CLOSED_DETACHED));
+        assert_eq!(t.counters[2].usage(), 50);
+        let released = std::cell::RefCell::new(Vec::new());
+        let record = |n: NonNull<TNode>, flags: u64| {
+            // SAFETY: leaked tree.
+            let counter = unsafe { &n.as_ref().counter };
+            released.borrow_mut().push((index_of(&t, counter), flags))
+        };
+        // SAFETY: leaked tree.
+        assert!(unsafe { uncharge(NonNull::from(t.at(2)), 30, 1, record) }.is_ok());
+        assert!(released.borrow().is_empty());
+        // SAFETY: leaked tree.
+        assert!(unsafe { uncharge(NonNull::from(t.at(2)), 20, 1, record) }.is_ok());
+        let released = released.into_inner();
+        assert_eq!(
+            released,
+            [(2, CLOSED_OFFLINE | CLOSED_DETACHED), (1, CLOSED_DETACHED)]
+        );
+        assert_eq!(t.counters[0].usage(), 0);
+        assert_eq!(t.counters[2].local_usage(1), 0);
+    }
+
+    #[test]
+    fn a_rolled_back_charge_releases_a_level_closed_meanwhile() {
+        // Node 1 is closed while a charge to it is held; a charge to node 2
+        // (its child) that fails above must not leave node 1 unreleased.
+        let t = Tree::new(std::vec![None, Some(0), Some(1)]);
+        t.counters[0].set(Setting::Max, 10);
+        assert!(tc(t.at(2), 5, 0).is_ok());
+        assert!(!t.counters[2].close(CLOSED_OFFLINE));
+        assert!(!t.counters[1].close(CLOSED_OFFLINE));
+        // Closed levels refuse, and refusing rolls back without releasing
+        // anything that still has usage.
+        assert!(matches!(tc(t.at(2), 1, 0), Err(Refusal::Closed)));
+        assert_eq!(t.counters[0].usage(), 5);
+        let mut released = Vec::new();
+        // SAFETY: leaked tree.
+        assert!(unsafe {
+            uncharge(NonNull::from(t.at(2)), 5, 0, |n: NonNull<TNode>, f| {
+                released.push((index_of(&t, &n.as_ref().counter), f))
+            })
+        }
+        .is_ok());
+        assert_eq!(released, [(2, CLOSED_OFFLINE), (1, CLOSED_OFFLINE)]);
+    }
+
+    /// Unchargers racing one closer: exactly one party releases.
+    #[test]
+    fn close_and_last_uncharge_race_releases_exactly_once() {
+        for round in 0..200u64 {
+            let t = Tree::new(std::vec![None, Some(0)]);
+            let leaf = t.at(1);
+            for _ in 0..4 {
+                assert!(tc(leaf, 1 + round % 7, 0).is_ok());
+            }
+            let releases: &'static std::sync::atomic::AtomicU64 =
+                std::boxed::Box::leak(std::boxed::Box::new(std::sync::atomic::AtomicU64::new(0)));
+            let unchargers: Vec<_> = (0..4)
+                .map(|_| {
+                    std::thread::spawn(move || {
+                        // SAFETY: leaked tree.
+                        unsafe {
+                            uncharge(NonNull::from(leaf), 1 + round % 7, 0, |_, f| {
+                                assert_eq!(f, CLOSED_OFFLINE);
+                                releases.fetch_add(1, Relaxed);
+                            })
+                        }
+                        .is_ok()
+                    })
+                })
+                .collect();
+            if t.counters[1].close(CLOSED_OFFLINE) {
+                releases.fetch_add(1, Relaxed);
+            }
+            for u in unchargers {
+                assert!(u.join().unwrap());
+            }
+            assert_eq!(releases.load(Relaxed), 1, "round {round}");
+            assert_eq!(t.counters[0].usage(), 0);
+        }
     }
 
     #[test]
     fn peak_reset_takes_current_usage() {
         let t = Tree::new(std::vec![None]);
-        assert!(try_charge(t.at(0), 70, 0).is_ok());
-        assert!(uncharge(t.at(0), 50, 0));
+        assert!(tc(t.at(0), 70, 0).is_ok());
+        assert!(un(t.at(0), 50, 0));
         assert_eq!(t.counters[0].peak(), 70);
         t.counters[0].reset_peak();
         assert_eq!(t.counters[0].peak(), 20);
@@ -419,12 +887,13 @@ mod tests {
                             .iter()
                             .copied()
                             .find(|&i| model_usage(i) + amount > max[i]);
-                        match try_charge(t.at(node), amount, consumer) {
+                        match tc(t.at(node), amount, consumer) {
                             Ok(()) => {
                                 assert_eq!(first_over, None);
                                 live.push((node, amount, consumer));
                             }
-                            Err(at) => {
+                            Err(Refusal::Closed) => panic!("nothing is closed"),
+                            Err(Refusal::Limit(at)) => {
                                 let hit = index_of(&t, at.counter());
                                 assert_eq!(first_over, Some(hit));
                                 events[hit].1 += 1;
@@ -437,7 +906,7 @@ mod tests {
                     5..=7 if !live.is_empty() => {
                         let (node, amount, consumer) =
                             live.swap_remove(rng.below(live.len() as u64) as usize);
-                        assert!(uncharge(t.at(node), amount, consumer));
+                        assert!(un(t.at(node), amount, consumer));
                     }
                     _ => {
                         let i = rng.below(n as u64) as usize;
@@ -460,12 +929,14 @@ mod tests {
                     assert!(t.counters[i].peak() >= usage);
                     assert_eq!(t.counters[i].events(), events[i]);
                     for k in 0..NR_CONSUMERS {
-                        let by: u64 = live
-                            .iter()
-                            .filter(|(c, _, kk)| in_subtree(c) && *kk == k)
-                            .map(|(_, a, _)| a)
-                            .sum();
-                        assert_eq!(t.counters[i].consumer_usage(k), by);
+                        let by = |here: &dyn Fn(&usize) -> bool| -> u64 {
+                            live.iter()
+                                .filter(|(c, _, kk)| here(c) && *kk == k)
+                                .map(|(_, a, _)| a)
+                                .sum()
+                        };
+                        assert_eq!(t.counters[i].local_usage(k), by(&|c| *c == i));
+                        assert_eq!(subtree_consumer(&t, i, k), by(&in_subtree));
                     }
                 }
             }
@@ -503,17 +974,17 @@ mod tests {
                     let mut held = std::collections::VecDeque::new();
                     for _ in 0..100_000 {
                         let amount = 1 + rng.below(300);
-                        if try_charge(leaf, amount, 0).is_ok() {
+                        if tc(leaf, amount, 0).is_ok() {
                             held.push_back(amount);
                         }
                         if held.len() > 2 || rng.below(2) == 0 {
                             if let Some(amount) = held.pop_front() {
-                                assert!(uncharge(leaf, amount, 0));
+                                assert!(un(leaf, amount, 0));
                             }
                         }
                     }
                     for amount in held {
-                        assert!(uncharge(leaf, amount, 0));
+                        assert!(un(leaf, amount, 0));
                     }
                 })
             })

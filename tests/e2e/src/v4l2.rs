@@ -454,12 +454,19 @@ fn v4l2_compliance_on_vivid() -> TestResult {
         let (total, failed) = compliance_run(&node, &cg.path)?;
         println!("# v4l2-compliance vivid-{inst:03} in a dev cgroup: {total}");
         // Every failure in the cgroup is known version skew or also failed
-        // without a limit (v4l2-compliance has timing-sensitive tests that a
-        // slow debug kernel can fail either way).
-        let unexpected: Vec<_> = failed
+        // without a limit. v4l2-compliance has timing-sensitive tests that a
+        // slow debug kernel can fail either way, so a failure seen only in
+        // the cgroup must happen again in a second run there to count.
+        let mut unexpected: Vec<_> = failed
             .iter()
             .filter(|t| !COMPLIANCE_VERSION_SKEW.contains(&t.as_str()) && !root_failed.contains(t))
+            .cloned()
             .collect();
+        if !unexpected.is_empty() {
+            let (again, failed_again) = compliance_run(&node, &cg.path)?;
+            println!("# v4l2-compliance vivid-{inst:03} failed {unexpected:?} in the cgroup; again: {again}");
+            unexpected.retain(|t| failed_again.contains(t));
+        }
         ensure(unexpected.is_empty(), || {
             format!("v4l2-compliance failed {unexpected:?} in the cgroup only; from the root: {root_total}")
         })?;
