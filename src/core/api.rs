@@ -5,6 +5,11 @@
 //! These are the only functions C code outside the controller calls. Each
 //! converts raw handles to owned Rust values at the edge and calls safe code.
 //! Their C prototypes are checked against these definitions at compile time.
+//!
+//! The charge and uncharge entry points run for every device buffer, so
+//! they go to `.text.hot`, where the linker puts the kernel's hot text
+//! together, at the start of `.text`: there they never straddle a page,
+//! which under QEMU's TCG costs a translation-block lookup per call.
 
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicPtr, Ordering};
@@ -179,6 +184,7 @@ pub(crate) unsafe extern "C" fn dev_cgroup_device_put(dev: DeviceHandle) {
 /// `region` must belong to a device the caller holds; `ret_pool` must be
 /// valid for a write; `ret_limit_pool` must be NULL or valid for a write.
 #[no_mangle]
+#[link_section = ".text.hot.devcg"]
 pub(crate) unsafe extern "C" fn dev_cgroup_try_charge(
     region: RegionHandle,
     size: u64,
@@ -209,6 +215,7 @@ pub(crate) unsafe extern "C" fn dev_cgroup_try_charge(
 /// As `dev_cgroup_try_charge`, and `css` must be a css of the dev controller
 /// on which the caller holds a reference.
 #[no_mangle]
+#[link_section = ".text.hot.devcg"]
 pub(crate) unsafe extern "C" fn dev_cgroup_try_charge_css(
     css: *mut bindings::cgroup_subsys_state,
     region: RegionHandle,
@@ -260,10 +267,10 @@ unsafe fn charge(
             0
         }
         Fast::Refused(unfinished) => {
-            let (pool, level, size) = unfinished.into_parts();
+            let (pool, level, size, level_raised) = unfinished.into_parts();
             // SAFETY: parts of an unfinished charge; `ret_limit_pool` is NULL
             // or writable (caller).
-            unsafe { charge_refused(pool, level, size, consumer, ret_limit_pool) }
+            unsafe { charge_refused(pool, level, size, level_raised, consumer, ret_limit_pool) }
         }
         // SAFETY: forwarded from the caller.
         Fast::NoPool => unsafe {
@@ -277,19 +284,20 @@ unsafe fn charge(
 ///
 /// # Safety
 ///
-/// `pool`, `level` and `size` must be the parts of an unfinished charge;
-/// `ret_limit_pool` must be NULL or valid for a write.
+/// `pool`, `level`, `size` and `level_raised` must be the parts of an
+/// unfinished charge; `ret_limit_pool` must be NULL or valid for a write.
 #[cold]
 #[inline(never)]
 unsafe fn charge_refused<'a>(
     pool: &'a Pool,
     level: &'a Pool,
     size: u64,
+    level_raised: bool,
     consumer: usize,
     ret_limit_pool: *mut PoolHandle,
 ) -> c_int {
     // SAFETY: forwarded from the caller.
-    let unfinished = unsafe { counter::Unfinished::from_parts(pool, level, size) };
+    let unfinished = unsafe { counter::Unfinished::from_parts(pool, level, size, level_raised) };
     // SAFETY: forwarded from the caller.
     unsafe { charge_failed(pool::refused(unfinished), consumer, ret_limit_pool) }
 }
@@ -362,6 +370,7 @@ unsafe fn held_region<'a>(region: RegionHandle) -> HeldRegion<'a> {
 /// `pool` must be a handle returned by a successful charge of `size` bytes,
 /// uncharged once.
 #[no_mangle]
+#[link_section = ".text.hot.devcg"]
 pub(crate) unsafe extern "C" fn dev_cgroup_uncharge(pool: PoolHandle, size: u64) {
     if pool.is_null() {
         return;

@@ -270,12 +270,12 @@ impl CgroupState {
         *online = false;
         self.for_each_pool_locked(&mut |pool| {
             pool.counter.reset_settings();
-            let reference = pool.css().to_owned();
-            if pool.counter.close(CLOSED_OFFLINE) {
-                drop(reference);
-            } else {
-                // Dropped by `release`, from the uncharge that empties the pool.
-                let _ = reference.into_raw();
+            // A reference for `release` to drop, now or from the uncharge
+            // that empties the pool.
+            let _ = pool.css().to_owned().into_raw();
+            let claimed = pool.counter.close(CLOSED_OFFLINE);
+            if claimed != 0 {
+                release(NonNull::from(pool), claimed);
             }
         });
     }
@@ -356,9 +356,10 @@ impl PinnedDrop for CgroupState {
 pub(crate) fn forget_region(region: &Region) {
     css::for_each_css_post(|css| {
         if let Some(pool) = css.state().detach(region) {
-            // SAFETY: it was in the table until now, and only we hold it.
-            if unsafe { pool.as_ref() }.counter.close(CLOSED_DETACHED) {
-                release(pool, CLOSED_DETACHED);
+            // SAFETY: it was in the table until now, and usage keeps it.
+            let claimed = unsafe { pool.as_ref() }.counter.close(CLOSED_DETACHED);
+            if claimed != 0 {
+                release(pool, claimed);
             }
         }
     });
@@ -558,14 +559,23 @@ pub(crate) unsafe fn uncharge(
     unsafe { counter::uncharge(pool, size, consumer, release) }
 }
 
-/// Bytes each consumer charged in `css`'s subtree of `region` (`dev.stat`).
+/// Bytes each consumer charged in `css`'s subtree of `region` (`dev.stat`):
+/// a snapshot, which charges in flight may skew.
 pub(crate) fn subtree_usage(css: &OwnedCss, region: HeldRegion<'_>) -> [u64; NR_CONSUMERS] {
     let mut sum = [0u64; NR_CONSUMERS];
     css.for_each_descendant(|d| {
-        if let Some(pool) = d.state().pool(region) {
-            for (i, total) in sum.iter_mut().enumerate() {
-                *total = total.saturating_add(pool.counter.local_usage(i));
+        let Some(pool) = d.state().pool(region) else {
+            return;
+        };
+        let mut children = 0u64;
+        d.borrow().for_each_child(|child| {
+            if let Some(p) = child.state().pool(region) {
+                children = children.saturating_add(p.counter.usage());
             }
+        });
+        let own = pool.counter.usage().saturating_sub(children);
+        for (i, total) in sum.iter_mut().enumerate() {
+            *total = total.saturating_add(pool.counter.local_usage(i, own));
         }
     });
     sum

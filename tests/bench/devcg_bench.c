@@ -27,7 +27,7 @@
 #include "../../src/core/glue.h"
 
 #define MAX_DEPTH 64
-#define BENCH_ROUNDS 7
+#define BENCH_ROUNDS 21
 
 static DEFINE_MUTEX(bench_lock);
 static char bench_result[2048];

@@ -16,12 +16,16 @@
 //! taking charges: [`CLOSED_OFFLINE`] (its cgroup went offline) and
 //! [`CLOSED_DETACHED`] (its region's device is gone and the pool left its
 //! table). A closed counter refuses every charge, so its usage only falls.
-//! Exactly one party then owns whatever the flags stand for (a cgroup
-//! reference, the pool's memory): [`Counter::close`] when it finds no usage,
-//! otherwise the uncharge that brings usage to zero, which receives the flags
-//! through its `release` callback. One atomic word decides, so the two can
-//! never both release, nor both leave it to the other. This is what lets a
-//! charge hold no reference: a pool with usage cannot be freed under it.
+//! Exactly one party then owns whatever a flag stands for (a cgroup
+//! reference, the pool's memory): whoever first finds the counter closed
+//! *and* empty claims it, by setting the flag's *released* bit in the same
+//! atomic operation. That is [`Counter::close`] when it finds no usage,
+//! otherwise the uncharge that brings usage to zero, which receives the
+//! flags through its `release` callback. Since the claim is a bit in the one
+//! word, no two parties can both release, nor both leave it to the other,
+//! even when a charge adds to a closed counter before it looks and takes its
+//! bytes back. This is what lets a charge hold no reference: a pool with
+//! usage cannot be freed under it.
 //!
 //! Per-consumer usage (`dev.stat`) is counted only where a charge is made
 //! ([`Counter::local_usage`]); sums over a subtree are made when read. That
@@ -34,21 +38,32 @@
 
 use core::ptr::NonNull;
 use core::sync::atomic::{
-    AtomicU64,
+    AtomicU64, AtomicU8,
     Ordering::{AcqRel, Relaxed},
 };
 
 /// Number of consumer frameworks counted in `dev.stat`.
 pub const NR_CONSUMERS: usize = 4;
 
-/// Close flag: the pool's cgroup went offline while the pool had usage.
+/// Close flag: the pool's cgroup went offline.
 pub const CLOSED_OFFLINE: u64 = 1 << 63;
 /// Close flag: the pool was taken out of its cgroup's table (its region's
 /// device is gone).
 pub const CLOSED_DETACHED: u64 = 1 << 62;
 const CLOSED: u64 = CLOSED_OFFLINE | CLOSED_DETACHED;
-/// Most bytes one counter can hold: the usage word's bits below the flags.
-pub const MAX_USAGE: u64 = !CLOSED;
+/// The *released* bit of each close flag, two bits below it.
+const RELEASED: u64 = CLOSED >> 2;
+/// The bytes of the usage word, below the flags and released bits.
+const BYTES: u64 = (1 << 60) - 1;
+/// Most bytes one counter holds (4 PiB), and what `max` means. Far below
+/// [`BYTES`], which leaves room for charges added before they look.
+pub const MAX_USAGE: u64 = (1 << 52) - 1;
+/// Largest charge that is added before looking (see `try_raise`). Even one
+/// such charge in flight from every task at once cannot carry usage past
+/// [`BYTES`] into the flags.
+const SPECULATIVE_MAX: u64 = 1 << 32;
+/// `owner` before the first charge.
+const NO_OWNER: u8 = u8::MAX;
 
 /// What every charge writes, on a cache line of its own: CPUs charging the
 /// same hierarchy then only contend for it, while what a charge only reads
@@ -59,7 +74,8 @@ pub const MAX_USAGE: u64 = !CLOSED;
 struct Hot {
     /// Bytes charged in this subtree (low bits) and close flags (high bits).
     usage: AtomicU64,
-    /// Bytes charged to this very pool (not its descendants) by each consumer.
+    /// Bytes charged to this very pool (not its descendants) by each
+    /// consumer other than `owner`.
     local: [AtomicU64; NR_CONSUMERS],
 }
 
@@ -67,10 +83,12 @@ struct Hot {
 #[derive(Debug)]
 pub struct Counter {
     hot: Hot,
-    /// At most [`MAX_USAGE`], which stands for "max": then a closed
-    /// counter's usage word is always above it, and one comparison refuses
-    /// both.
+    /// `max_set` clamped to [`MAX_USAGE`], which no usage exceeds: then a
+    /// closed counter's usage word is always above it, and one comparison
+    /// refuses both.
     max: AtomicU64,
+    /// `max` as written, for reading back.
+    max_set: AtomicU64,
     min: AtomicU64,
     low: AtomicU64,
     peak: AtomicU64,
@@ -78,6 +96,11 @@ pub struct Counter {
     events_max: AtomicU64,
     /// Refusals caused by this level's own `max` (`dev.events.local`).
     events_max_local: AtomicU64,
+    /// The first consumer to charge this pool; set once. Its bytes are not
+    /// counted in `local`, but found when read as what the others leave of
+    /// the pool's own usage: most pools serve one framework, whose charges
+    /// then cost no atomic operation here.
+    owner: AtomicU8,
 }
 
 /// A node of the counter tree.
@@ -123,17 +146,19 @@ impl Counter {
                 local: [const { AtomicU64::new(0) }; NR_CONSUMERS],
             },
             max: AtomicU64::new(MAX_USAGE),
+            max_set: AtomicU64::new(u64::MAX),
             min: AtomicU64::new(0),
             low: AtomicU64::new(0),
             peak: AtomicU64::new(0),
             events_max: AtomicU64::new(0),
             events_max_local: AtomicU64::new(0),
+            owner: AtomicU8::new(NO_OWNER),
         }
     }
 
     /// Bytes charged in this subtree.
     pub fn usage(&self) -> u64 {
-        self.hot.usage.load(Relaxed) & MAX_USAGE
+        self.hot.usage.load(Relaxed) & BYTES
     }
 
     /// Whether [`Counter::close`] was called.
@@ -155,37 +180,72 @@ impl Counter {
     }
 
     /// Bytes `consumer` charged to this very counter, descendants not
-    /// included (0 if out of range).
-    pub fn local_usage(&self, consumer: usize) -> u64 {
-        self.hot.local.get(consumer).map_or(0, |c| c.load(Relaxed))
+    /// included (0 if out of range). `own_usage` is the counter's usage
+    /// less its children's, which the caller knows and this counter does not.
+    pub fn local_usage(&self, consumer: usize, own_usage: u64) -> u64 {
+        let Some(local) = self.hot.local.get(consumer) else {
+            return 0;
+        };
+        if usize::from(self.owner.load(Relaxed)) != consumer {
+            return local.load(Relaxed);
+        }
+        let others: u64 = self
+            .hot
+            .local
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != consumer)
+            .map(|(_, c)| c.load(Relaxed))
+            .fold(0, u64::saturating_add);
+        own_usage.saturating_sub(others)
+    }
+
+    /// The counter of `consumer`'s own bytes, or `None` for the owner.
+    #[inline(always)]
+    fn local_of(&self, consumer: u8) -> Option<&AtomicU64> {
+        let owner = match self.owner.load(Relaxed) {
+            NO_OWNER => match self
+                .owner
+                .compare_exchange(NO_OWNER, consumer, Relaxed, Relaxed)
+            {
+                Ok(_) => consumer,
+                Err(owner) => owner,
+            },
+            owner => owner,
+        };
+        (owner != consumer).then(|| &self.hot.local[usize::from(consumer)])
     }
 
     fn setting_ref(&self, which: Setting) -> &AtomicU64 {
         match which {
-            Setting::Max => &self.max,
+            Setting::Max => &self.max_set,
             Setting::Min => &self.min,
             Setting::Low => &self.low,
         }
     }
 
-    /// Reads `max`, `min` or `low`; `u64::MAX` is "max".
+    /// Reads `max`, `min` or `low` as written; `u64::MAX` is "max".
     pub fn setting(&self, which: Setting) -> u64 {
-        match self.setting_ref(which).load(Relaxed) {
-            MAX_USAGE if which == Setting::Max => u64::MAX,
-            value => value,
-        }
+        self.setting_ref(which).load(Relaxed)
     }
 
     /// Sets `max`, `min` or `low`. A `max` below usage is accepted: it only
     /// makes new charges fail until usage drops. A `max` of [`MAX_USAGE`] or
-    /// more, which no usage can exceed, is "max" (as memcg clamps to
-    /// `PAGE_COUNTER_MAX`).
+    /// more, which no usage can exceed, acts as "max" but reads back as
+    /// written.
     pub fn set(&self, which: Setting, value: u64) {
-        let value = match which {
-            Setting::Max => value.min(MAX_USAGE),
-            _ => value,
-        };
-        self.setting_ref(which).store(value, Relaxed)
+        self.setting_ref(which).store(value, Relaxed);
+        if which == Setting::Max {
+            // Concurrent writers: whoever stores last makes `max` follow the
+            // final `max_set`.
+            loop {
+                let set = self.max_set.load(Relaxed);
+                self.max.store(set.min(MAX_USAGE), Relaxed);
+                if self.max_set.load(Relaxed) == set {
+                    break;
+                }
+            }
+        }
     }
 
     /// Restores the defaults of a cgroup that goes offline: no limit, no protection.
@@ -200,31 +260,57 @@ impl Counter {
         self.peak.store(self.usage(), Relaxed)
     }
 
-    /// Stops charges to this counter for good and says who releases `flag`:
-    /// `true` if usage is zero (the caller, now), `false` if the uncharge that
-    /// empties the counter will (it gets `flag` from [`uncharge`]).
-    pub fn close(&self, flag: u64) -> bool {
-        let old = self.hot.usage.fetch_or(flag & CLOSED, AcqRel);
-        old & MAX_USAGE == 0
+    /// Stops charges to this counter for good. Returns the close flags the
+    /// caller must release now, having found no usage (`flag`, usually), or
+    /// 0: then the uncharge that empties the counter gets them from
+    /// [`uncharge`].
+    pub fn close(&self, flag: u64) -> u64 {
+        let mut old = self.hot.usage.fetch_or(flag & CLOSED, AcqRel) | (flag & CLOSED);
+        loop {
+            let unclaimed = unreleased(old);
+            if old & BYTES != 0 || unclaimed == 0 {
+                return 0;
+            }
+            match self
+                .hot
+                .usage
+                .compare_exchange_weak(old, old | unclaimed >> 2, AcqRel, Relaxed)
+            {
+                Ok(_) => return unclaimed,
+                Err(seen) => old = seen,
+            }
+        }
     }
 
     /// Raises usage by `amount` if the result stays within `max` and the
-    /// counter is open; returns the new usage.
+    /// counter is open; returns the new usage. On failure, says whether the
+    /// counter holds `amount` anyway (then it must be lowered again).
     #[inline(always)]
-    fn try_raise(&self, amount: u64) -> Option<u64> {
+    fn try_raise(&self, amount: u64) -> Result<u64, bool> {
+        if self.max.load(Relaxed) == MAX_USAGE && amount <= SPECULATIVE_MAX {
+            // No max to overshoot: add first and look, as page_counter does,
+            // which contending CPUs never have to retry.
+            let old = self.hot.usage.fetch_add(amount, Relaxed);
+            let new = old.wrapping_add(amount);
+            return if old | new <= MAX_USAGE {
+                Ok(new)
+            } else {
+                Err(true)
+            };
+        }
         let mut old = self.hot.usage.load(Relaxed);
         loop {
             // A closed counter's word exceeds any `max` (see `max`).
-            let new = old.checked_add(amount)?;
+            let new = old.checked_add(amount).ok_or(false)?;
             if new > self.max.load(Relaxed) {
-                return None;
+                return Err(false);
             }
             match self
                 .hot
                 .usage
                 .compare_exchange_weak(old, new, Relaxed, Relaxed)
             {
-                Ok(_) => return Some(new),
+                Ok(_) => return Ok(new),
                 Err(seen) => old = seen,
             }
         }
@@ -237,7 +323,8 @@ impl Counter {
         let mut old = self.hot.usage.load(Relaxed);
         loop {
             let new = old.wrapping_sub(amount);
-            // Either is above MAX_USAGE when closed or not covered.
+            // Either is above MAX_USAGE when closed, not covered, or in the
+            // rare moment when charges added before looking overshoot.
             if old | new > MAX_USAGE {
                 return false;
             }
@@ -258,18 +345,18 @@ impl Counter {
     fn lower(&self, amount: u64) -> (bool, u64) {
         let mut old = self.hot.usage.load(Relaxed);
         loop {
-            let covered = old & MAX_USAGE >= amount;
-            // Flags are above the bytes: subtracting what is covered keeps them.
-            let new = if covered { old - amount } else { old & CLOSED };
+            let bytes = old & BYTES;
+            let covered = bytes >= amount;
+            let left = bytes.saturating_sub(amount);
+            // Emptying a closed counter claims its unreleased flags.
+            let claimed = if left == 0 { unreleased(old) } else { 0 };
+            let new = (old & !BYTES) | left | claimed >> 2;
             match self
                 .hot
                 .usage
                 .compare_exchange_weak(old, new, AcqRel, Relaxed)
             {
-                Ok(_) => {
-                    let emptied = old & CLOSED != 0 && old & MAX_USAGE != 0 && new & MAX_USAGE == 0;
-                    return (covered, if emptied { new & CLOSED } else { 0 });
-                }
+                Ok(_) => return (covered, claimed),
                 Err(seen) => old = seen,
             }
         }
@@ -283,6 +370,11 @@ impl Counter {
             self.peak.fetch_max(usage, Relaxed);
         }
     }
+}
+
+/// The close flags of a usage word whose released bit is not set yet.
+fn unreleased(word: u64) -> u64 {
+    word & CLOSED & !((word & RELEASED) << 2)
 }
 
 fn ancestors<N: Node>(node: &N) -> impl Iterator<Item = &N> {
@@ -334,6 +426,8 @@ pub struct Unfinished<'a, N> {
     node: &'a N,
     level: &'a N,
     amount: u64,
+    /// Whether `level` itself holds `amount` (added before looking).
+    level_raised: bool,
 }
 
 /// First step of a charge: raises every level from `node` up, or stops at
@@ -349,12 +443,13 @@ pub fn raise<N: Node>(node: &N, amount: u64) -> Result<Raised<'_, N>, Unfinished
     let mut level = node;
     loop {
         match level.counter().try_raise(amount) {
-            Some(new) => stale_peak |= new > level.counter().peak.load(Relaxed),
-            None => {
+            Ok(new) => stale_peak |= new > level.counter().peak.load(Relaxed),
+            Err(level_raised) => {
                 return Err(Unfinished {
                     node,
                     level,
                     amount,
+                    level_raised,
                 })
             }
         }
@@ -380,8 +475,10 @@ impl<'a, N: Node> Raised<'a, N> {
     /// counts as the last) and brings `dev.peak` up to date.
     #[inline(always)]
     pub fn commit(self, consumer: usize) {
-        let consumer = consumer.min(NR_CONSUMERS - 1);
-        self.node.counter().hot.local[consumer].fetch_add(self.amount, Relaxed);
+        let consumer = consumer.min(NR_CONSUMERS - 1) as u8;
+        if let Some(local) = self.node.counter().local_of(consumer) {
+            local.fetch_add(self.amount, Relaxed);
+        }
         if self.stale_peak {
             update_peaks(self.node);
         }
@@ -389,10 +486,11 @@ impl<'a, N: Node> Raised<'a, N> {
 }
 
 impl<'a, N: Node> Unfinished<'a, N> {
-    /// Splits the charge into its node, refusing level and amount, so that a
-    /// caller can pass them in registers (a larger value goes through memory).
-    pub fn into_parts(self) -> (&'a N, &'a N, u64) {
-        (self.node, self.level, self.amount)
+    /// Splits the charge into its node, refusing level, amount and whether
+    /// that level holds it, so that a caller can pass them in registers (a
+    /// larger value goes through memory).
+    pub fn into_parts(self) -> (&'a N, &'a N, u64, bool) {
+        (self.node, self.level, self.amount, self.level_raised)
     }
 
     /// Rebuilds what [`Unfinished::into_parts`] split.
@@ -400,11 +498,12 @@ impl<'a, N: Node> Unfinished<'a, N> {
     /// # Safety
     ///
     /// The parts must come from `into_parts`, used once.
-    pub unsafe fn from_parts(node: &'a N, level: &'a N, amount: u64) -> Self {
+    pub unsafe fn from_parts(node: &'a N, level: &'a N, amount: u64, level_raised: bool) -> Self {
         Unfinished {
             node,
             level,
             amount,
+            level_raised,
         }
     }
 
@@ -417,13 +516,20 @@ impl<'a, N: Node> Unfinished<'a, N> {
             node,
             level,
             amount,
+            level_raised,
         } = self;
-        if !core::ptr::eq(level, node) {
-            // SAFETY: `node` is valid for `'a`, and every level below `level`
-            // holds our `amount` until `lower_levels` takes it back.
-            let _ = unsafe { lower_levels(NonNull::from(node), Some(level), amount, release) };
-        }
-        if level.counter().is_closed() {
+        let closed = level.counter().is_closed();
+        let stop = if level_raised {
+            level.parent()
+        } else {
+            Some(level)
+        };
+        // SAFETY: `node` is valid for `'a`, and every level below `stop`
+        // holds our `amount` until `lower_levels` takes it back. (A charge's
+        // caller keeps its levels alive, so using `level` below is fine even
+        // if this released it: only a detached pool is freed on release.)
+        let _ = unsafe { lower_levels(NonNull::from(node), stop, amount, release) };
+        if closed {
             return Refusal::Closed;
         }
         level.counter().events_max_local.fetch_add(1, Relaxed);
@@ -464,13 +570,15 @@ pub unsafe fn uncharge<N: Node>(
     consumer: usize,
     release: impl FnMut(NonNull<N>, u64),
 ) -> Result<(), u64> {
-    let consumer = consumer.min(NR_CONSUMERS - 1);
-    // SAFETY: `node` holds our bytes, so it is alive (caller).
-    let local = unsafe { &node.as_ref().counter().hot.local[consumer] };
-    let old = local.fetch_sub(amount, Relaxed);
-    if old < amount {
-        // A driver bug (the usage walk reports it): undo the wrap.
-        local.fetch_add(amount - old, Relaxed);
+    let consumer = consumer.min(NR_CONSUMERS - 1) as u8;
+    // SAFETY: `node` holds our bytes, so it is alive (caller). Its owner was
+    // set before our charge was counted, so this finds the same counter.
+    if let Some(local) = unsafe { node.as_ref() }.counter().local_of(consumer) {
+        let old = local.fetch_sub(amount, Relaxed);
+        if old < amount {
+            // A driver bug (the usage walk reports it): undo the wrap.
+            local.fetch_add(amount - old, Relaxed);
+        }
     }
     // SAFETY: as above, for every level up to the root.
     unsafe { lower_levels(node, None, amount, release) }
@@ -626,11 +734,20 @@ mod tests {
         .is_ok()
     }
 
+    /// What node `n` itself holds for `consumer`, as `dev.stat` reads it.
+    fn local(t: &Tree, n: usize, consumer: usize) -> u64 {
+        let children: u64 = (0..t.nodes.len())
+            .filter(|c| t.parents[*c] == Some(n))
+            .map(|c| t.counters[c].usage())
+            .sum();
+        t.counters[n].local_usage(consumer, t.counters[n].usage() - children)
+    }
+
     /// What `dev.stat` shows for `consumer` at node `i`: its subtree's local usage.
     fn subtree_consumer(t: &Tree, i: usize, consumer: usize) -> u64 {
         (0..t.nodes.len())
             .filter(|n| t.path(*n).contains(&i))
-            .map(|n| t.counters[n].local_usage(consumer))
+            .map(|n| local(t, n, consumer))
             .sum()
     }
 
@@ -660,13 +777,13 @@ mod tests {
             ],
             [60, 60, 60]
         );
-        assert_eq!(t.counters[2].local_usage(1), 0);
+        assert_eq!(local(&t, 2, 1), 0);
         assert_eq!(t.counters[1].events(), (1, 1));
         assert_eq!(t.counters[0].events(), (1, 0));
         assert_eq!(t.counters[2].events(), (0, 0));
         assert!(tc(t.at(2), 40, 1).is_ok());
-        assert_eq!(t.counters[2].local_usage(1), 40);
-        assert_eq!(t.counters[0].local_usage(1), 0);
+        assert_eq!(local(&t, 2, 1), 40);
+        assert_eq!(local(&t, 0, 1), 0);
         assert_eq!(subtree_consumer(&t, 0, 1), 40);
         assert_eq!(subtree_consumer(&t, 1, 0), 60);
         assert!(un(t.at(2), 100, 0));
@@ -681,7 +798,7 @@ mod tests {
         assert!(!un(t.at(1), 11, 3));
         assert_eq!(t.counters[1].usage(), 0);
         assert_eq!(t.counters[0].usage(), 0);
-        assert_eq!(t.counters[1].local_usage(3), 0);
+        assert_eq!(local(&t, 1, 3), 0);
     }
 
     #[test]
@@ -709,14 +826,23 @@ mod tests {
     }
 
     #[test]
-    fn a_max_no_usage_can_exceed_reads_back_as_max() {
-        let c = Counter::new();
+    fn a_max_no_usage_can_exceed_reads_back_as_written_and_acts_as_max() {
+        let t = Tree::new(std::vec![None]);
+        let c = t.counters[0];
         assert_eq!(c.setting(Setting::Max), u64::MAX);
         c.set(Setting::Max, MAX_USAGE - 1);
         assert_eq!(c.setting(Setting::Max), MAX_USAGE - 1);
-        for huge in [MAX_USAGE, MAX_USAGE + 1, u64::MAX - 1] {
+        assert!(tc(t.at(0), MAX_USAGE, 0).is_err());
+        for huge in [
+            MAX_USAGE,
+            MAX_USAGE + 1,
+            18_446_744_073_709_551,
+            u64::MAX - 1,
+        ] {
             c.set(Setting::Max, huge);
-            assert_eq!(c.setting(Setting::Max), u64::MAX);
+            assert_eq!(c.setting(Setting::Max), huge);
+            assert!(tc(t.at(0), MAX_USAGE, 0).is_ok());
+            assert!(un(t.at(0), MAX_USAGE, 0));
         }
         c.set(Setting::Min, u64::MAX - 1);
         assert_eq!(c.setting(Setting::Min), u64::MAX - 1);
@@ -727,7 +853,7 @@ mod tests {
         let t = Tree::new(std::vec![None, Some(0)]);
         assert!(tc(t.at(1), 10, 0).is_ok());
         assert!(un(t.at(1), 10, 0));
-        assert!(t.counters[1].close(CLOSED_OFFLINE));
+        assert_eq!(t.counters[1].close(CLOSED_OFFLINE), CLOSED_OFFLINE);
         assert!(t.counters[1].is_closed());
         assert!(matches!(tc(t.at(1), 1, 0), Err(Refusal::Closed)));
         assert_eq!(t.counters[0].usage(), 0);
@@ -740,9 +866,9 @@ mod tests {
         let t = Tree::new(std::vec![None, Some(0), Some(1)]);
         assert!(tc(t.at(2), 30, 1).is_ok());
         assert!(tc(t.at(2), 20, 1).is_ok());
-        assert!(!t.counters[2].close(CLOSED_OFFLINE));
-        assert!(!t.counters[2].close(CLOSED_DETACHED));
-        assert!(!t.counters[1].close(CLOSED_DETACHED));
+        assert_eq!(t.counters[2].close(CLOSED_OFFLINE), 0);
+        assert_eq!(t.counters[2].close(CLOSED_DETACHED), 0);
+        assert_eq!(t.counters[1].close(CLOSED_DETACHED), 0);
         assert_eq!(t.counters[2].usage(), 50);
         let released = std::cell::RefCell::new(Vec::new());
         let record = |n: NonNull<TNode>, flags: u64| {
@@ -761,7 +887,7 @@ mod tests {
             [(2, CLOSED_OFFLINE | CLOSED_DETACHED), (1, CLOSED_DETACHED)]
         );
         assert_eq!(t.counters[0].usage(), 0);
-        assert_eq!(t.counters[2].local_usage(1), 0);
+        assert_eq!(local(&t, 2, 1), 0);
     }
 
     #[test]
@@ -771,8 +897,8 @@ mod tests {
         let t = Tree::new(std::vec![None, Some(0), Some(1)]);
         t.counters[0].set(Setting::Max, 10);
         assert!(tc(t.at(2), 5, 0).is_ok());
-        assert!(!t.counters[2].close(CLOSED_OFFLINE));
-        assert!(!t.counters[1].close(CLOSED_OFFLINE));
+        assert_eq!(t.counters[2].close(CLOSED_OFFLINE), 0);
+        assert_eq!(t.counters[1].close(CLOSED_OFFLINE), 0);
         // Closed levels refuse, and refusing rolls back without releasing
         // anything that still has usage.
         assert!(matches!(tc(t.at(2), 1, 0), Err(Refusal::Closed)));
@@ -786,6 +912,49 @@ mod tests {
         }
         .is_ok());
         assert_eq!(released, [(2, CLOSED_OFFLINE), (1, CLOSED_OFFLINE)]);
+    }
+
+    /// Charges that add before they look (no max), refused ones taking their
+    /// bytes back, racing a closer and unchargers: still exactly one release,
+    /// and a second close flag on an emptied counter is released once more.
+    #[test]
+    fn close_racing_charges_added_before_looking_releases_once() {
+        for round in 0..100u64 {
+            let t = Tree::new(std::vec![None, Some(0)]);
+            let leaf = t.at(1);
+            let releases: &'static std::sync::atomic::AtomicU64 =
+                std::boxed::Box::leak(std::boxed::Box::new(std::sync::atomic::AtomicU64::new(0)));
+            let count = move |_: NonNull<TNode>, f: u64| {
+                assert_eq!(f, CLOSED_OFFLINE);
+                releases.fetch_add(1, Relaxed);
+            };
+            let workers: Vec<_> = (0..3)
+                .map(|w| {
+                    std::thread::spawn(move || {
+                        for i in 0..2000u64 {
+                            let amount = 1 + (w + i + round) % 5;
+                            if try_charge(leaf, amount, 0, count).is_ok() {
+                                // SAFETY: leaked tree.
+                                assert!(unsafe { uncharge(NonNull::from(leaf), amount, 0, count) }
+                                    .is_ok());
+                            }
+                        }
+                    })
+                })
+                .collect();
+            std::thread::yield_now();
+            if t.counters[1].close(CLOSED_OFFLINE) != 0 {
+                releases.fetch_add(1, Relaxed);
+            }
+            for w in workers {
+                w.join().unwrap();
+            }
+            assert_eq!(releases.load(Relaxed), 1, "round {round}");
+            assert_eq!(t.counters[1].usage(), 0);
+            assert_eq!(t.counters[0].usage(), 0);
+            assert_eq!(t.counters[1].close(CLOSED_DETACHED), CLOSED_DETACHED);
+            assert_eq!(t.counters[1].close(CLOSED_DETACHED), 0);
+        }
     }
 
     /// Unchargers racing one closer: exactly one party releases.
@@ -813,7 +982,7 @@ mod tests {
                     })
                 })
                 .collect();
-            if t.counters[1].close(CLOSED_OFFLINE) {
+            if t.counters[1].close(CLOSED_OFFLINE) != 0 {
                 releases.fetch_add(1, Relaxed);
             }
             for u in unchargers {
@@ -935,7 +1104,7 @@ mod tests {
                                 .map(|(_, a, _)| a)
                                 .sum()
                         };
-                        assert_eq!(t.counters[i].local_usage(k), by(&|c| *c == i));
+                        assert_eq!(local(&t, i, k), by(&|c| *c == i));
                         assert_eq!(subtree_consumer(&t, i, k), by(&in_subtree));
                     }
                 }
