@@ -27,7 +27,9 @@ struct dev_cgroup_device;
 struct dev_cgroup_region;
 /*
  * What a charge is recorded against: one cgroup's share of one region, as
- * seen by one consumer framework. Opaque and reference counted.
+ * seen by one consumer framework. Opaque. A charge's handle is kept valid by
+ * the charged bytes until uncharged; the limiting pool of a refused charge
+ * is handed out with a reference, dropped by dev_cgroup_pool_put().
  */
 struct dev_cgroup_pool;
 

@@ -182,6 +182,16 @@ static void peak_stat_and_limit_below_usage(struct kunit *test)
 	devcg_test_cg_remove(test, c);
 }
 
+/* rmdir only starts taking a cgroup offline; wait until it is. */
+static void wait_offline(struct kunit *test, struct cgroup_subsys_state *css)
+{
+	int i;
+
+	for (i = 0; i < 5000 && (READ_ONCE(css->flags) & CSS_ONLINE); i++)
+		msleep(1);
+	KUNIT_ASSERT_FALSE(test, READ_ONCE(css->flags) & CSS_ONLINE);
+}
+
 static void offline_cgroup_keeps_charges_until_uncharged(struct kunit *test)
 {
 	struct test_ctx *ctx = test->priv;
@@ -191,7 +201,6 @@ static void offline_cgroup_keeps_charges_until_uncharged(struct kunit *test)
 
 	struct cgroup_subsys_state *gone;
 	struct dev_cgroup_pool *again = NULL;
-	int i;
 
 	KUNIT_ASSERT_EQ(test, devcg_test_write(c->dentry, "dev.max", DEV_NAME " region.a=1M"), 0);
 	pool = charge_ok(test, c, ctx->a, 512 * SZ_1K, DEV_CGROUP_CONSUMER_OTHER);
@@ -205,9 +214,7 @@ static void offline_cgroup_keeps_charges_until_uncharged(struct kunit *test)
 	 * Once offline (which rmdir only starts), a cgroup takes no new charge,
 	 * even through a css someone holds.
 	 */
-	for (i = 0; i < 5000 && (READ_ONCE(gone->flags) & CSS_ONLINE); i++)
-		msleep(1);
-	KUNIT_ASSERT_FALSE(test, READ_ONCE(gone->flags) & CSS_ONLINE);
+	wait_offline(test, gone);
 	KUNIT_EXPECT_EQ(test, dev_cgroup_try_charge_css(gone, ctx->a, SZ_4K,
 			DEV_CGROUP_CONSUMER_OTHER, &again, NULL), -ENOENT);
 	KUNIT_EXPECT_NULL(test, again);
@@ -282,6 +289,35 @@ static void new_device_never_meets_an_old_devices_charges(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, devcg_test_value(test, c->dentry, "dev.current", "kunit_new", "region.r"), 0ull);
 	dev_cgroup_unregister_device(new);
 	devcg_test_cg_remove(test, c);
+}
+
+/*
+ * A removed cgroup's pool whose device then goes away: the last uncharge
+ * both frees the pool and lets the cgroup go (KASAN and kmemleak in
+ * make test-debug check that it happens once).
+ */
+static void last_uncharge_after_cgroup_and_device_are_gone(struct kunit *test)
+{
+	static const struct dev_cgroup_region_desc region = { .name = "r", .capacity = SZ_1M };
+	struct devcg_test_cg *p = devcg_test_cg_create(test, NULL, "kunit_devcg_both");
+	struct devcg_test_cg *c = devcg_test_cg_create(test, p, "c");
+	struct dev_cgroup_device *dev = dev_cgroup_register_device("kunit_both", &region, 1);
+	struct cgroup_subsys_state *gone;
+	struct dev_cgroup_pool *pool;
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR(dev));
+	pool = charge_ok(test, c, dev_cgroup_device_region(dev, 0), SZ_64K,
+			 DEV_CGROUP_CONSUMER_V4L2);
+	gone = c->css;
+	css_get(gone);
+	devcg_test_cg_remove(test, c);
+	wait_offline(test, gone);
+	css_put(gone);
+	KUNIT_EXPECT_EQ(test, devcg_test_value(test, p->dentry, "dev.stat", "kunit_both",
+					       "region.r.v4l2"), (u64)SZ_64K);
+	dev_cgroup_unregister_device(dev);
+	dev_cgroup_uncharge(pool, SZ_64K);
+	devcg_test_cg_remove(test, p);
 }
 
 static void bad_charge_arguments(struct kunit *test)
@@ -442,6 +478,7 @@ static struct kunit_case dev_cgroup_core_cases[] = {
 	KUNIT_CASE(offline_cgroup_keeps_charges_until_uncharged),
 	KUNIT_CASE(unregistered_device_refuses_charges_but_uncharges),
 	KUNIT_CASE(new_device_never_meets_an_old_devices_charges),
+	KUNIT_CASE(last_uncharge_after_cgroup_and_device_are_gone),
 	KUNIT_CASE(bad_charge_arguments),
 	KUNIT_CASE(eviction_honours_effective_protection),
 	KUNIT_CASE(concurrent_charging_never_overshoots),
