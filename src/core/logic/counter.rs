@@ -265,21 +265,9 @@ impl Counter {
     /// 0: then the uncharge that empties the counter gets them from
     /// [`uncharge`].
     pub fn close(&self, flag: u64) -> u64 {
-        let mut old = self.hot.usage.fetch_or(flag & CLOSED, AcqRel) | (flag & CLOSED);
-        loop {
-            let unclaimed = unreleased(old);
-            if old & BYTES != 0 || unclaimed == 0 {
-                return 0;
-            }
-            match self
-                .hot
-                .usage
-                .compare_exchange_weak(old, old | unclaimed >> 2, AcqRel, Relaxed)
-            {
-                Ok(_) => return unclaimed,
-                Err(seen) => old = seen,
-            }
-        }
+        self.hot.usage.fetch_or(flag & CLOSED, AcqRel);
+        // Lowering by nothing claims the flags exactly when no usage is left.
+        self.lower(0).1
     }
 
     /// Raises usage by `amount` if the result stays within `max` and the
@@ -340,8 +328,8 @@ impl Counter {
     }
 
     /// Lowers usage by `amount`, clamping at zero. Returns whether usage
-    /// covered `amount`, and the close flags if this emptied a closed counter
-    /// (the caller now owns their release).
+    /// covered `amount`, and the close flags whose release this claimed by
+    /// leaving a closed counter empty (the caller now owns their release).
     fn lower(&self, amount: u64) -> (bool, u64) {
         let mut old = self.hot.usage.load(Relaxed);
         loop {
@@ -584,6 +572,28 @@ pub unsafe fn uncharge<N: Node>(
     unsafe { lower_levels(node, None, amount, release) }
 }
 
+/// The levels from `from` up to, not including, `until`, as pointers. Each
+/// level's parent is read before the level is yielded: once its caller has
+/// lowered a level, that level may be freed by someone else.
+///
+/// # Safety
+///
+/// Every level in that range must stay alive until it has been yielded and
+/// its caller is done with it.
+#[inline(always)]
+unsafe fn levels<N: Node>(
+    from: NonNull<N>,
+    until: Option<&N>,
+) -> impl Iterator<Item = NonNull<N>> + '_ {
+    let mut at = Some(from);
+    core::iter::from_fn(move || {
+        let level = at.filter(|l| !until.is_some_and(|u| core::ptr::eq(u, l.as_ptr())))?;
+        // SAFETY: `level` is alive until its caller is done with it (caller).
+        at = unsafe { level.as_ref() }.parent().map(NonNull::from);
+        Some(level)
+    })
+}
+
 /// Lowers every level from `from` up to, not including, `until`. Fails with
 /// `amount` if some level did not cover it.
 ///
@@ -597,21 +607,13 @@ unsafe fn lower_levels<N: Node>(
     amount: u64,
     release: impl FnMut(NonNull<N>, u64),
 ) -> Result<(), u64> {
-    let mut at = Some(from);
-    while let Some(level) = at {
-        if until.is_some_and(|u| core::ptr::eq(u, level.as_ptr())) {
-            break;
-        }
-        // SAFETY: `level` holds the caller's bytes until they are taken
-        // below; the parent is read first because `level` may be freed by
-        // someone else as soon as they are gone.
-        let level_ref = unsafe { level.as_ref() };
-        let parent = level_ref.parent().map(NonNull::from);
-        if !level_ref.counter().lower_open(amount) {
+    // SAFETY: the caller's bytes keep each level alive until they are taken.
+    for level in unsafe { levels(from, until) } {
+        // SAFETY: as above.
+        if !unsafe { level.as_ref() }.counter().lower_open(amount) {
             // SAFETY: forwarded from the caller.
             return unsafe { lower_rest(level, until, amount, release) };
         }
-        at = parent;
     }
     Ok(())
 }
@@ -631,20 +633,14 @@ unsafe fn lower_rest<N: Node>(
     mut release: impl FnMut(NonNull<N>, u64),
 ) -> Result<(), u64> {
     let mut clean = true;
-    let mut at = Some(from);
-    while let Some(level) = at {
-        if until.is_some_and(|u| core::ptr::eq(u, level.as_ptr())) {
-            break;
-        }
-        // SAFETY: as in `lower_levels`; `release` is the last use of `level`.
-        let level_ref = unsafe { level.as_ref() };
-        let parent = level_ref.parent().map(NonNull::from);
-        let (covered, released) = level_ref.counter().lower(amount);
+    // SAFETY: as in `lower_levels`; `release` is the last use of a level.
+    for level in unsafe { levels(from, until) } {
+        // SAFETY: as above.
+        let (covered, released) = unsafe { level.as_ref() }.counter().lower(amount);
         clean &= covered;
         if released != 0 {
             release(level, released);
         }
-        at = parent;
     }
     if clean {
         Ok(())
@@ -652,6 +648,7 @@ unsafe fn lower_rest<N: Node>(
         Err(amount)
     }
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;
