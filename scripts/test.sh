@@ -24,6 +24,16 @@ read -r p f s < <(awk '/^test result:/ { p += $4; f += $6; s += $8 } END { print
 add "$p" "$f" "$s"
 echo "         host: $p passed, $f failed"
 
+# 1b. Host: loom models of the counter protocol, every interleaving.
+if phase "host: loom models (counter)" "$LOGS/loom.log" "$REPO/scripts/loom.sh"; then :; else
+	problems+=("loom models failed (see $LOGS/loom.log)")
+fi
+read -r p f s < <(awk '/^test result:/ { p += $4; f += $6; s += $8 } END { print p+0, f+0, s+0 }' "$LOGS/loom.log")
+[ "$p" -gt 0 ] || problems+=("loom ran no model (see $LOGS/loom.log)")
+add "$p" "$f" "$s"
+explored=$(grep -o 'loom: [0-9]* interleavings' "$LOGS/loom.log" || true)
+echo "         loom: $p passed, $f failed ($(echo "$explored" | grep -c . || true) models, $(echo "$explored" | awk '{ n += $2 } END { print n+0 }') interleavings)"
+
 # 2. Build once: kernel and guest userspace.
 "$REPO/scripts/build.sh" || { echo "0 passed, 1 failed"; echo "build failed" >&2; exit 1; }
 "$REPO/scripts/initramfs.sh" || { echo "0 passed, 1 failed"; exit 1; }

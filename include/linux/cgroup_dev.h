@@ -105,6 +105,7 @@ struct dev_cgroup_region *dev_cgroup_system_ram_region(void);
 struct dev_cgroup_region *dev_cgroup_page_region(const struct page *page);
 struct dev_cgroup_region *dev_cgroup_sg_region(const struct sg_table *sgt);
 struct dev_cgroup_region *dev_cgroup_virt_region(const void *addr);
+struct dev_cgroup_region *dev_cgroup_dma_direct_region(struct device *dev, dma_addr_t dma_addr);
 /* The region behind a DMA API allocation (src/adapters/backing.rs). */
 struct dev_cgroup_region *dev_cgroup_dma_region(struct device *dev, void *cookie,
 						 dma_addr_t dma_addr, struct sg_table *sgt,

@@ -7,7 +7,9 @@
 //! serve one device from a per-device CMA area, the default area or the
 //! page allocator, depending on size and availability. The allocation's
 //! first page decides (one allocation never spans allocators); its region is
-//! looked up by `dev_cgroup_sg_region()` in `memory_regions.c`.
+//! looked up in `memory_regions.c`: from the DMA address for a directly
+//! mapped device, which allocates nothing, else from a table the DMA API
+//! builds.
 
 use core::ffi::c_void;
 use core::mem::MaybeUninit;
@@ -45,6 +47,11 @@ pub unsafe extern "C" fn dev_cgroup_dma_region(
     if !sgt.is_null() {
         // SAFETY: `sgt` is a valid table (caller).
         return unsafe { bindings::dev_cgroup_sg_region(sgt) };
+    }
+    // SAFETY: `dev` and `dma_addr` describe a live allocation (caller).
+    let direct = unsafe { bindings::dev_cgroup_dma_direct_region(dev, dma_addr) };
+    if !direct.is_null() {
+        return direct;
     }
     let mut table = MaybeUninit::<bindings::sg_table>::zeroed();
     // SAFETY: the allocation is live (caller); `table` is a zeroed table for

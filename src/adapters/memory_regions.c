@@ -16,6 +16,9 @@
 #include <linux/cgroup_dev.h>
 #include <linux/cma.h>
 #include <linux/ctype.h>
+#include <linux/dma-direct.h>
+#include <linux/dma-map-ops.h>
+#include <linux/iommu-dma.h>
 #include <linux/export.h>
 #include <linux/init.h>
 #include <linux/mm.h>
@@ -152,6 +155,25 @@ struct dev_cgroup_region *dev_cgroup_sg_region(const struct sg_table *sgt)
 	return dev_cgroup_page_region(sg_page(sgt->sgl));
 }
 EXPORT_SYMBOL_GPL(dev_cgroup_sg_region);
+
+/*
+ * The region behind a dma_alloc_attrs() allocation of a device the DMA layer
+ * maps directly (no dma_map_ops, no IOMMU): its DMA address gives its first
+ * page, as dma_direct_get_sgtable() finds it, with no allocation. NULL when
+ * that does not apply (the caller then asks the DMA API for a table).
+ */
+struct dev_cgroup_region *dev_cgroup_dma_direct_region(struct device *dev, dma_addr_t dma_addr)
+{
+	unsigned long pfn;
+
+	if (!dev || get_dma_ops(dev) || use_dma_iommu(dev))
+		return NULL;
+	pfn = PHYS_PFN(dma_to_phys(dev, dma_addr));
+	if (!pfn_valid(pfn))
+		return NULL;
+	return dev_cgroup_page_region(pfn_to_page(pfn));
+}
+EXPORT_SYMBOL_GPL(dev_cgroup_dma_direct_region);
 
 /*
  * The region behind a kernel address of an allocation: linear-map addresses

@@ -196,7 +196,25 @@ pub(crate) unsafe extern "C" fn dev_cgroup_try_charge(
         return ENODEV.to_errno();
     };
     // SAFETY: forwarded from the caller.
-    unsafe {
+    unsafe { charge_as_current(css, region, size, consumer, ret_pool, ret_limit_pool) }
+}
+
+/// Charges `css`, which was the current task's cgroup when it was looked up.
+///
+/// # Safety
+///
+/// As [`dev_cgroup_try_charge`].
+#[inline(always)]
+unsafe fn charge_as_current(
+    css: OwnedCss,
+    region: RegionHandle,
+    size: u64,
+    consumer: bindings::dev_cgroup_consumer,
+    ret_pool: *mut PoolHandle,
+    ret_limit_pool: *mut PoolHandle,
+) -> c_int {
+    // SAFETY: forwarded from the caller.
+    let ret = unsafe {
         charge(
             css.borrow(),
             region,
@@ -205,7 +223,106 @@ pub(crate) unsafe extern "C" fn dev_cgroup_try_charge(
             ret_pool,
             ret_limit_pool,
         )
+    };
+    if ret == ENOENT.to_errno() {
+        // SAFETY: forwarded from the caller.
+        return unsafe {
+            charge_current_again(css, region, size, consumer, ret_pool, ret_limit_pool)
+        };
     }
+    ret
+}
+
+/// [`dev_cgroup_try_charge`] after the task's cgroup was found offline: the
+/// task was migrated and its old cgroup removed between looking up the
+/// task's cgroup and charging it. As the memory controller does, charge the
+/// task's cgroup as it is now. If the task is still seen in the dying one (it
+/// is exiting, or the migration is not visible yet), or its new cgroup went
+/// offline too, walk up from there to the nearest online ancestor, which is
+/// where a removed cgroup's charges end up anyway. The task's cgroup is
+/// looked up once only, and each step after goes up, so this ends at the
+/// latest at the root, which never goes offline. `-ENOENT` is only for a
+/// cgroup named by the caller.
+///
+/// # Safety
+///
+/// As [`dev_cgroup_try_charge`].
+#[cold]
+#[inline(never)]
+unsafe fn charge_current_again(
+    offline: OwnedCss,
+    region: RegionHandle,
+    size: u64,
+    consumer: bindings::dev_cgroup_consumer,
+    ret_pool: *mut PoolHandle,
+    ret_limit_pool: *mut PoolHandle,
+) -> c_int {
+    let mut next = match OwnedCss::current() {
+        Some(now) if now.as_ptr() != offline.as_ptr() => Some(now),
+        _ => offline.parent(),
+    };
+    while let Some(css) = next {
+        // SAFETY: forwarded from the caller.
+        let ret = unsafe {
+            charge(
+                css.borrow(),
+                region,
+                size,
+                consumer,
+                ret_pool,
+                ret_limit_pool,
+            )
+        };
+        if ret != ENOENT.to_errno() {
+            return ret;
+        }
+        next = css.parent();
+    }
+    ENOENT.to_errno()
+}
+
+/// Charges as [`dev_cgroup_try_charge`] would for a task whose cgroup was
+/// found to be `css`, which may have gone offline: the KUnit suite's way to
+/// reach the migration race deterministically.
+///
+/// # Safety
+///
+/// As [`dev_cgroup_try_charge_css`].
+#[cfg(CONFIG_CGROUP_DEV_KUNIT_TEST)]
+#[no_mangle]
+pub(crate) unsafe extern "C" fn devcg_test_charge_current_from(
+    css: *mut bindings::cgroup_subsys_state,
+    region: RegionHandle,
+    size: u64,
+    consumer: bindings::dev_cgroup_consumer,
+    ret_pool: *mut PoolHandle,
+) -> c_int {
+    let Some(css) = NonNull::new(css) else {
+        return EINVAL.to_errno();
+    };
+    // SAFETY: the caller holds a reference on `css` for the call.
+    let css = unsafe { OwnedCss::from_borrowed(css) };
+    // SAFETY: forwarded from the caller.
+    unsafe { charge_as_current(css, region, size, consumer, ret_pool, ptr::null_mut()) }
+}
+
+/// How many pools the cgroup of `css` has: lets the KUnit suite check that
+/// a failed write leaves none behind.
+///
+/// # Safety
+///
+/// `css` must be a css of the dev controller on which the caller holds a
+/// reference for the call.
+#[cfg(CONFIG_CGROUP_DEV_KUNIT_TEST)]
+#[no_mangle]
+pub(crate) unsafe extern "C" fn devcg_test_pool_count(
+    css: *mut bindings::cgroup_subsys_state,
+) -> usize {
+    let Some(css) = NonNull::new(css) else {
+        return 0;
+    };
+    // SAFETY: the caller holds a reference on `css` for the call.
+    unsafe { CssRef::from_raw(css) }.state().pool_count()
 }
 
 /// Charges an explicit cgroup (tests, charge transfer).
@@ -267,10 +384,10 @@ unsafe fn charge(
             0
         }
         Fast::Refused(unfinished) => {
-            let (pool, level, size, level_raised) = unfinished.into_parts();
+            let (pool, level, size, stop) = unfinished.into_parts();
             // SAFETY: parts of an unfinished charge; `ret_limit_pool` is NULL
             // or writable (caller).
-            unsafe { charge_refused(pool, level, size, level_raised, consumer, ret_limit_pool) }
+            unsafe { charge_refused(pool, level, size, stop, consumer, ret_limit_pool) }
         }
         // SAFETY: forwarded from the caller.
         Fast::NoPool => unsafe {
@@ -284,7 +401,7 @@ unsafe fn charge(
 ///
 /// # Safety
 ///
-/// `pool`, `level`, `size` and `level_raised` must be the parts of an
+/// `pool`, `level`, `size` and `stop` must be the parts of an
 /// unfinished charge; `ret_limit_pool` must be NULL or valid for a write.
 #[cold]
 #[inline(never)]
@@ -292,12 +409,12 @@ unsafe fn charge_refused<'a>(
     pool: &'a Pool,
     level: &'a Pool,
     size: u64,
-    level_raised: bool,
+    stop: counter::Stop,
     consumer: usize,
     ret_limit_pool: *mut PoolHandle,
 ) -> c_int {
     // SAFETY: forwarded from the caller.
-    let unfinished = unsafe { counter::Unfinished::from_parts(pool, level, size, level_raised) };
+    let unfinished = unsafe { counter::Unfinished::from_parts(pool, level, size, stop) };
     // SAFETY: forwarded from the caller.
     unsafe { charge_failed(pool::refused(unfinished), consumer, ret_limit_pool) }
 }

@@ -31,6 +31,7 @@ mod files;
 #[allow(unreachable_pub)]
 #[path = "logic/mod.rs"]
 mod logic;
+mod peak;
 mod pool;
 mod registry;
 
@@ -45,8 +46,9 @@ same_signature! {
     devcg_state_alloc: unsafe extern "C" fn(*mut bindings::cgroup_subsys_state, bool) -> *mut c_void;
     devcg_state_offline: unsafe extern "C" fn(*mut c_void);
     devcg_state_free: unsafe extern "C" fn(*mut c_void);
-    devcg_file_show: unsafe extern "C" fn(*mut bindings::cgroup_subsys_state, *mut bindings::seq_file, c_uint) -> c_int;
-    devcg_file_write: unsafe extern "C" fn(*mut bindings::cgroup_subsys_state, c_uint, *const c_char, usize) -> c_int;
+    devcg_file_show: unsafe extern "C" fn(*mut bindings::cgroup_subsys_state, *mut bindings::seq_file, c_uint, *mut c_void) -> c_int;
+    devcg_file_write: unsafe extern "C" fn(*mut bindings::cgroup_subsys_state, c_uint, *mut c_void, *const c_char, usize) -> c_int;
+    devcg_file_release: unsafe extern "C" fn(*mut bindings::cgroup_subsys_state, *mut c_void);
     devcg_pool_bytes: unsafe extern "C" fn() -> usize;
 }
 
@@ -98,13 +100,14 @@ pub unsafe extern "C" fn devcg_file_show(
     css: *mut bindings::cgroup_subsys_state,
     sf: *mut bindings::seq_file,
     file: c_uint,
+    opener: *mut c_void,
 ) -> c_int {
     let (Some(css), Some(file)) = (NonNull::new(css), File::from_raw(file)) else {
         return EINVAL.to_errno();
     };
     // SAFETY: an open interface file pins its css.
     let css = unsafe { OwnedCss::from_borrowed(css) };
-    match files::show(&css, file, &mut files::SeqWriter(sf)) {
+    match files::show(&css, file, opener as usize, &mut files::SeqWriter(sf)) {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }
@@ -117,6 +120,7 @@ pub unsafe extern "C" fn devcg_file_show(
 pub unsafe extern "C" fn devcg_file_write(
     css: *mut bindings::cgroup_subsys_state,
     file: c_uint,
+    opener: *mut c_void,
     buf: *const c_char,
     len: usize,
 ) -> c_int {
@@ -130,10 +134,24 @@ pub unsafe extern "C" fn devcg_file_write(
     let css = unsafe { OwnedCss::from_borrowed(css) };
     // SAFETY: kernfs passes `len` readable bytes.
     let input = unsafe { core::slice::from_raw_parts(buf.cast::<u8>(), len) };
-    match files::write(&css, file, input) {
+    match files::write(&css, file, opener as usize, input) {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }
+}
+
+/// # Safety
+///
+/// Called from a cftype `release` with the file's css.
+#[no_mangle]
+pub unsafe extern "C" fn devcg_file_release(
+    css: *mut bindings::cgroup_subsys_state,
+    opener: *mut c_void,
+) {
+    let Some(css) = NonNull::new(css) else { return };
+    // SAFETY: an open interface file pins its css.
+    let css = unsafe { OwnedCss::from_borrowed(css) };
+    files::release(&css, opener as usize);
 }
 
 /// Bytes of controller state one (cgroup, region) pool costs.

@@ -63,15 +63,22 @@ impl Write for SeqWriter {
     }
 }
 
-/// Prints `file` of the cgroup `css`.
-pub(crate) fn show(css: &OwnedCss, file: File, out: &mut impl Write) -> Result {
+/// Prints `file` of the cgroup `css`, opened as `opener`.
+pub(crate) fn show(css: &OwnedCss, file: File, opener: usize, out: &mut impl Write) -> Result {
     let registry = registry::get()?;
     let state = css.state();
     registry.with_devices(|devices| {
+        // Taken for dev.peak only; always after the registry's lock.
+        let watchers = (file == File::Peak).then(|| state.peak_watchers.lock());
         for device in devices {
             let _ = out.write_str(device.name());
             for region in device.regions() {
                 let counter = state.pool(region).map(pool::Pool::counter);
+                if let Some(watchers) = &watchers {
+                    let peak = watchers.shown(opener, &region, counter);
+                    let _ = write!(out, " region.{}={peak}", region.name());
+                    continue;
+                }
                 let _ = print_region(out, css, file, region, counter);
             }
             let _ = out.write_char('\n');
@@ -94,7 +101,8 @@ fn print_region(
         File::Capacity => write!(out, " region.{name}={}", region.capacity()),
         File::Current => write!(out, " region.{name}={}", c.usage()),
         File::Setting(which) => write!(out, " region.{name}={}", Value(c.setting(which))),
-        File::Peak => write!(out, " region.{name}={}", c.peak()),
+        // Printed by `show`, which knows the open file.
+        File::Peak => Ok(()),
         File::Events => write!(out, " region.{name}.max={}", c.events().0),
         File::EventsLocal => write!(out, " region.{name}.max={}", c.events().1),
         File::Stat => {
@@ -112,24 +120,59 @@ fn print_region(
     }
 }
 
-/// Applies a write to `file` of the cgroup `css`.
-pub(crate) fn write(css: &OwnedCss, file: File, input: &[u8]) -> Result {
+/// Applies a write to `file` of the cgroup `css`, opened as `opener`.
+pub(crate) fn write(css: &OwnedCss, file: File, opener: usize, input: &[u8]) -> Result {
+    if file == File::Peak {
+        // Whatever is written, as for memory.peak (a write of zero bytes
+        // never gets here).
+        return reset_peak(css, opener);
+    }
     let input = core::str::from_utf8(input).map_err(|_| EINVAL)?;
     match file {
         File::Setting(which) => write_setting(css, which, input),
-        File::Peak if input.trim() == "reset" => {
-            css.state()
-                .for_each_pool(|pool| pool.counter().reset_peak());
-            Ok(())
-        }
         _ => Err(EINVAL),
     }
 }
 
+/// `dev.peak`: resets the peak of every region for reads through `opener`.
+fn reset_peak(css: &OwnedCss, opener: usize) -> Result {
+    // The devices, held, so that the registry's lock is not held while the
+    // cgroup's descriptors are updated.
+    let devices = registry::get()?.with_devices(|devices| {
+        let mut held = KVec::new();
+        for device in devices {
+            held.push(device.clone(), GFP_KERNEL)?;
+        }
+        Ok::<_, Error>(held)
+    })?;
+    let mut regions = KVec::new();
+    for device in devices.iter() {
+        for region in device.regions() {
+            regions.push(region, GFP_KERNEL)?;
+        }
+    }
+    let state = css.state();
+    state
+        .peak_watchers
+        .lock()
+        .reset(opener, &regions, |region| {
+            state.pool(region).map(pool::Pool::counter)
+        })
+}
+
+/// A descriptor of `css`'s `dev.peak` is being closed.
+pub(crate) fn release(css: &OwnedCss, opener: usize) {
+    css.state().peak_watchers.lock().forget(opener);
+}
+
 /// `dev.max`, `dev.min`, `dev.low`: all-or-nothing.
 fn write_setting(css: &OwnedCss, which: Setting, input: &str) -> Result {
-    // 1. Syntax of the whole write (-EINVAL).
-    let lines = parse::parse_write(input).map_err(|_| EINVAL)?;
+    // 1. Syntax of the whole write (-EINVAL; -ERANGE for a value that does
+    //    not fit in 64 bits; -EINVAL for a blank one).
+    let lines = parse::parse_write(input).map_err(|e| match e.kind() {
+        parse::ErrorKind::Invalid => EINVAL,
+        parse::ErrorKind::Range => ERANGE,
+    })?;
     let registry = registry::get()?;
     registry.with_devices(|devices| {
         let mut known = KVec::new();
@@ -137,8 +180,8 @@ fn write_setting(css: &OwnedCss, which: Setting, input: &str) -> Result {
             known.push(device.clone(), GFP_KERNEL)?;
         }
         // 2. Resolve every name (-ENODEV for a device, -EINVAL for a region
-        //    or a region named twice) and create the pools (-ENOMEM).
-        let mut plan: KVec<(&pool::Pool, u64)> = KVec::new();
+        //    or a region named twice).
+        let mut plan: KVec<(HeldRegion<'_>, u64)> = KVec::new();
         for line in lines {
             let device = known
                 .iter()
@@ -146,15 +189,26 @@ fn write_setting(css: &OwnedCss, which: Setting, input: &str) -> Result {
                 .ok_or(ENODEV)?;
             for (name, value) in line.assignments() {
                 let region = device.region(name).ok_or(EINVAL)?;
-                let pool = pool::get_or_create(css.borrow(), region, GFP_KERNEL)?;
-                if plan.iter().any(|(p, _)| ptr::eq(*p, pool)) {
+                if plan.iter().any(|(r, _)| ptr::eq(&**r, &*region)) {
                     return Err(EINVAL);
                 }
-                plan.push((pool, value), GFP_KERNEL)?;
+                plan.push((region, value), GFP_KERNEL)?;
             }
         }
-        // 3. Apply. Nothing above changed a setting.
-        for (pool, value) in plan.iter() {
+        // 3. Allocate every missing pool (-ENOMEM), then publish them: a
+        //    write that fails leaves no pool behind.
+        let mut new = KVec::new();
+        for (region, _) in plan.iter() {
+            pool::prepare(css.borrow(), *region, GFP_KERNEL, &mut new)?;
+        }
+        let mut pools: KVec<(&pool::Pool, u64)> = KVec::with_capacity(plan.len(), GFP_KERNEL)?;
+        pool::publish(new)?;
+        for (region, value) in plan.iter() {
+            let pool = css.state().pool(*region).ok_or(EINVAL)?;
+            pools.push((pool, *value), GFP_KERNEL)?;
+        }
+        // 4. Apply. Nothing above changed a setting.
+        for (pool, value) in pools.iter() {
             pool.counter().set(which, *value);
         }
         Ok(())

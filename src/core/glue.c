@@ -58,16 +58,23 @@ static void devcg_css_free(struct cgroup_subsys_state *css)
 
 static int devcg_seq_show(struct seq_file *sf, void *v)
 {
-	return devcg_file_show(seq_css(sf), sf, (unsigned long)seq_cft(sf)->private);
+	return devcg_file_show(seq_css(sf), sf, (unsigned long)seq_cft(sf)->private,
+			       sf->private);
 }
 
 static ssize_t devcg_seq_write_file(struct kernfs_open_file *of, char *buf,
 				    size_t nbytes, loff_t off)
 {
 	int ret = devcg_file_write(of_css(of), (unsigned long)of_cft(of)->private,
-				   buf, nbytes);
+				   of, buf, nbytes);
 
 	return ret ? ret : nbytes;
+}
+
+/* dev.peak: forget what a closed descriptor's reset set up. */
+static void devcg_peak_release(struct kernfs_open_file *of)
+{
+	devcg_file_release(of_css(of), of);
 }
 
 #define DEVCG_RO(_name, _file, _flags) {			\
@@ -90,7 +97,14 @@ static struct cftype devcg_files[] = {
 	DEVCG_RW("max", DEVCG_FILE_MAX),
 	DEVCG_RW("min", DEVCG_FILE_MIN),
 	DEVCG_RW("low", DEVCG_FILE_LOW),
-	DEVCG_RW("peak", DEVCG_FILE_PEAK),
+	{
+		.name = "peak",
+		.flags = CFTYPE_NOT_ON_ROOT,
+		.seq_show = devcg_seq_show,
+		.write = devcg_seq_write_file,
+		.release = devcg_peak_release,
+		.private = DEVCG_FILE_PEAK,
+	},
 	{
 		.name = "events",
 		.flags = CFTYPE_NOT_ON_ROOT,

@@ -45,10 +45,15 @@ enum devcg_file {
 void *devcg_state_alloc(struct cgroup_subsys_state *css, bool is_root);
 void devcg_state_offline(void *state);
 void devcg_state_free(void *state);
+/*
+ * @opener is the file's struct kernfs_open_file, an identity for dev.peak's
+ * per-descriptor reset.
+ */
 int devcg_file_show(struct cgroup_subsys_state *css, struct seq_file *sf,
-		    unsigned int file);
+		    unsigned int file, void *opener);
 int devcg_file_write(struct cgroup_subsys_state *css, unsigned int file,
-		     const char *buf, size_t len);
+		     void *opener, const char *buf, size_t len);
+void devcg_file_release(struct cgroup_subsys_state *css, void *opener);
 /* Bytes of controller state per (cgroup, region) pool, for the benchmark. */
 size_t devcg_pool_bytes(void);
 

@@ -32,15 +32,16 @@ use core::mem::{offset_of, size_of};
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::bindings;
-use kernel::new_spinlock;
 use kernel::prelude::*;
-use kernel::sync::{Arc, ArcBorrow, SpinLock};
+use kernel::sync::{Arc, ArcBorrow, Mutex, SpinLock};
+use kernel::{new_mutex, new_spinlock};
 
 use crate::css::{self, CssRef, OwnedCss};
 use crate::logic::counter::{
     self, Counter, Node, Refusal, CLOSED_DETACHED, CLOSED_OFFLINE, NR_CONSUMERS,
 };
 use crate::logic::protection::{self, Level, Verdict};
+use crate::peak::PeakWatchers;
 use crate::registry::{HeldRegion, Region};
 
 /// What drivers hold for a charge or a referenced pool.
@@ -122,11 +123,18 @@ impl Pool {
         ptr::from_ref(handle).cast_mut().cast()
     }
 
-    /// A handle that holds a reference on the pool's css (which keeps the
-    /// pool alive while its device is held), for a caller that goes on using
-    /// the pool, as TTM does with the pool that limited a charge.
+    /// A handle that holds a reference on the pool's css and one on its
+    /// region's device, for a caller that goes on using the pool, as TTM does
+    /// with the pool that limited a charge. The device reference keeps the
+    /// pool in its table (see the module docs) until the handle is put, even
+    /// if the caller lets the device go first.
+    ///
+    /// Only for a pool found through a [`HeldRegion`] or charged on one.
     pub(crate) fn referenced_handle(&self, consumer: usize) -> PoolHandle {
         let _ = self.css().to_owned().into_raw();
+        // SAFETY: the pool was reached through a held region (above), whose
+        // device is then held.
+        let _ = Arc::into_raw(unsafe { self.region.device() });
         self.charge_handle(consumer)
     }
 
@@ -154,12 +162,19 @@ impl Pool {
     ///
     /// `handle` must come from `referenced_handle`, and is put once.
     pub(crate) unsafe fn put_referenced_handle(handle: PoolHandle) {
-        // SAFETY: the handle's reference keeps the pool alive (caller).
+        // SAFETY: the handle's device reference keeps the pool alive (caller).
         let (pool, _) = unsafe { Self::from_handle(handle) };
-        // SAFETY: as above.
-        let css = unsafe { pool.as_ref() }.css;
+        let (css, device) = {
+            // SAFETY: as above.
+            let pool = unsafe { pool.as_ref() };
+            (pool.css, pool.region.device_ptr())
+        };
         // SAFETY: `referenced_handle` took this reference for the handle.
         drop(unsafe { OwnedCss::from_raw(css) });
+        // Last, and with no borrow of the pool left: dropping the device may
+        // free the pool (see `forget_region`).
+        // SAFETY: `referenced_handle` leaked this reference for the handle.
+        drop(unsafe { Arc::from_raw(device) });
     }
 }
 
@@ -216,6 +231,9 @@ pub(crate) struct CgroupState {
     /// while the cgroup is online.
     #[pin]
     writer: SpinLock<bool>,
+    /// `dev.peak` descriptors that were written to (see `peak`).
+    #[pin]
+    pub(crate) peak_watchers: Mutex<PeakWatchers>,
 }
 
 impl CgroupState {
@@ -223,6 +241,7 @@ impl CgroupState {
         pin_init!(CgroupState {
             slots: AtomicPtr::new(ptr::null_mut()),
             writer <- new_spinlock!(true, "devcg_pool_table"),
+            peak_watchers <- new_mutex!(PeakWatchers::new(), "devcg_peak_watchers"),
         })
     }
 
@@ -246,12 +265,6 @@ impl CgroupState {
         ptr::eq(&*pool.region, &*region).then_some(pool)
     }
 
-    /// Calls `f` on every pool of this cgroup, under the writer lock.
-    pub(crate) fn for_each_pool(&self, mut f: impl FnMut(&Pool)) {
-        let _writer = self.writer.lock();
-        self.for_each_pool_locked(&mut f);
-    }
-
     fn for_each_pool_locked(&self, f: &mut impl FnMut(&Pool)) {
         let Some(array) = self.array() else { return };
         for slot in array.slots.iter() {
@@ -261,6 +274,15 @@ impl CgroupState {
                 f(pool);
             }
         }
+    }
+
+    /// How many pools this cgroup has (for the KUnit suite).
+    #[cfg(CONFIG_CGROUP_DEV_KUNIT_TEST)]
+    pub(crate) fn pool_count(&self) -> usize {
+        let _writer = self.writer.lock();
+        let mut count = 0;
+        self.for_each_pool_locked(&mut |_| count += 1);
+        count
     }
 
     /// Takes the cgroup offline: resets its settings and closes its pools, so
@@ -368,7 +390,9 @@ pub(crate) fn forget_region(region: &Region) {
 /// The pool of `css` for `region`, created with its missing ancestors.
 ///
 /// Fails with `-ENODEV` once the region is unregistered, `-ENOENT` if the
-/// cgroup went offline, `-ENOMEM` if an allocation with `flags` fails.
+/// cgroup went offline, `-ENOMEM` if an allocation with `flags` fails; then
+/// no pool was created, unless a race with device removal or rmdir made
+/// publishing them fail midway.
 pub(crate) fn get_or_create<'a>(
     css: CssRef<'a>,
     region: HeldRegion<'a>,
@@ -377,81 +401,116 @@ pub(crate) fn get_or_create<'a>(
     if let Some(pool) = css.state().pool(region) {
         return Ok(pool);
     }
-    // Collect the cgroups from `css` up to the nearest one that has a pool.
-    let mut missing = KVec::new();
-    let mut parent_pool = None;
-    let mut at = Some(css.to_owned());
-    while let Some(c) = at {
-        if let Some(pool) = c.state().pool(region) {
-            parent_pool = Some(NonNull::from(pool));
-            break;
-        }
-        at = c.parent();
-        missing.push(c, flags)?;
-    }
-    for c in missing.iter().rev() {
-        parent_pool = Some(insert(c, region, parent_pool, flags)?);
-    }
+    let mut new = KVec::new();
+    prepare(css, region, flags, &mut new)?;
+    publish(new)?;
     css.state().pool(region).ok_or(EINVAL)
 }
 
-fn insert(
-    css: &OwnedCss,
-    region: HeldRegion<'_>,
-    parent: Option<NonNull<Pool>>,
+/// A pool allocated for a cgroup's table, with what publishing it needs,
+/// before anything is published.
+pub(crate) struct NewPool<'a> {
+    css: OwnedCss,
+    region: HeldRegion<'a>,
+    pool: KBox<Pool>,
+    /// A bigger table, if the cgroup's was too small when this was made.
+    bigger: Option<KBox<SlotArray>>,
+}
+
+/// Allocates the pools `css` and its ancestors miss for `region`, into
+/// `out`, parents first. Publishes nothing, so a failure leaves nothing.
+pub(crate) fn prepare<'a>(
+    css: CssRef<'_>,
+    region: HeldRegion<'a>,
     flags: kernel::alloc::Flags,
-) -> Result<NonNull<Pool>> {
-    let state = css.state();
-    let new = KBox::new(
-        // INVARIANT: `parent` is the parent css's pool for `region` (caller);
-        // the table keeps the css alive while the pool is in it.
-        Pool {
-            counter: Counter::new(),
-            parent,
-            region: region.arc(),
-            css: css.as_non_null(),
-            handles: [
-                ChargeHandle(0),
-                ChargeHandle(1),
-                ChargeHandle(2),
-                ChargeHandle(3),
-            ],
-        },
-        flags,
-    )?;
+    out: &mut KVec<NewPool<'a>>,
+) -> Result {
+    let first = out.len();
     let slot = region.slot();
-    let mut online = state.writer.lock();
-    if state.len() <= slot {
-        // Allocate outside the spinlock: `flags` may allow sleeping
-        // (GFP_KERNEL from interface writes).
-        drop(online);
-        let capacity = (slot + 1).next_power_of_two().max(4);
-        let bigger = KBox::new(
-            SlotArray {
-                slots: KVec::with_capacity(capacity, flags)?,
-                previous: None,
+    let mut at = Some(css.to_owned());
+    while let Some(c) = at {
+        if c.state().pool(region).is_some() {
+            break;
+        }
+        let pool = KBox::new(
+            // INVARIANT: `publish` sets `parent` before the pool is
+            // published; the table keeps the css alive while the pool is in it.
+            Pool {
+                counter: Counter::new(),
+                parent: None,
+                region: region.arc(),
+                css: c.as_non_null(),
+                handles: [
+                    ChargeHandle(0),
+                    ChargeHandle(1),
+                    ChargeHandle(2),
+                    ChargeHandle(3),
+                ],
             },
             flags,
         )?;
-        online = state.writer.lock();
-        state.grow(bigger, slot)?;
+        let bigger = if c.state().len() <= slot {
+            let capacity = (slot + 1).next_power_of_two().max(4);
+            Some(KBox::new(
+                SlotArray {
+                    slots: KVec::with_capacity(capacity, flags)?,
+                    previous: None,
+                },
+                flags,
+            )?)
+        } else {
+            None
+        };
+        at = c.parent();
+        out.push(
+            NewPool {
+                css: c,
+                region,
+                pool,
+                bigger,
+            },
+            flags,
+        )?;
     }
-    if region.is_dead() {
-        return Err(ENODEV);
+    out.as_mut_slice()[first..].reverse();
+    Ok(())
+}
+
+/// Publishes pools made by [`prepare`], in their order (parents first).
+/// Allocates nothing; fails only if a region or a cgroup is going away.
+pub(crate) fn publish(new: KVec<NewPool<'_>>) -> Result {
+    for NewPool {
+        css,
+        region,
+        mut pool,
+        bigger,
+    } in new
+    {
+        // The parent's pool exists: it was there, or published just before.
+        pool.parent = match css.parent() {
+            Some(parent) => Some(NonNull::from(parent.state().pool(region).ok_or(EINVAL)?)),
+            None => None,
+        };
+        let state = css.state();
+        let online = state.writer.lock();
+        if let Some(bigger) = bigger {
+            state.grow(bigger, region.slot())?;
+        }
+        if region.is_dead() {
+            return Err(ENODEV);
+        }
+        if !*online {
+            return Err(ENOENT);
+        }
+        let array = state.array().ok_or(EINVAL)?;
+        let entry = array.slots.get(region.slot()).ok_or(EINVAL)?;
+        if entry.load(Ordering::Relaxed).is_null() {
+            entry.store(KBox::into_raw(pool), Ordering::Release);
+        }
+        // Else someone else created it meanwhile: theirs stays, ours is
+        // dropped. (A slot only ever holds pools of the region that owns it.)
     }
-    if !*online {
-        return Err(ENOENT);
-    }
-    let array = state.array().ok_or(EINVAL)?;
-    let entry = array.slots.get(slot).ok_or(EINVAL)?;
-    if let Some(existing) = NonNull::new(entry.load(Ordering::Relaxed)) {
-        // Someone else created it meanwhile: use theirs. (A slot only ever
-        // holds pools of the region that owns it.)
-        return Ok(existing);
-    }
-    let new = NonNull::from(KBox::leak(new));
-    entry.store(new.as_ptr(), Ordering::Release);
-    Ok(new)
+    Ok(())
 }
 
 /// Why a charge failed.
@@ -533,6 +592,8 @@ pub(crate) fn refused(unfinished: counter::Unfinished<'_, Pool>) -> ChargeError<
 fn refusal_error(refusal: Refusal<'_, Pool>) -> ChargeError<'_> {
     match refusal {
         Refusal::Closed => ChargeError::Errno(ENOENT),
+        // No memory could back it: not a limit, so not worth evicting for.
+        Refusal::TooLarge => ChargeError::Errno(ENOMEM),
         Refusal::Limit(limiting) => {
             limiting.css().notify_events(true);
             for level in limiting.ancestors() {

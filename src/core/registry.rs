@@ -63,6 +63,9 @@ pub(crate) struct Region {
     slot: Slot,
     /// Set once at unregistration: new charges fail with `-ENODEV`.
     dead: AtomicBool,
+    /// The device this region belongs to, which owns it: set before the
+    /// device is published, and valid whenever the device is held.
+    device: AtomicPtr<Device>,
 }
 
 /// A region whose device is held for `'a`.
@@ -111,6 +114,24 @@ impl Region {
     }
     pub(crate) fn is_dead(&self) -> bool {
         self.dead.load(Ordering::Acquire)
+    }
+
+    /// A new reference on this region's device.
+    ///
+    /// # Safety
+    ///
+    /// The device must be held (referenced) by the caller for the call.
+    pub(crate) unsafe fn device(&self) -> Arc<Device> {
+        let device = self.device.load(Ordering::Acquire);
+        // SAFETY: `device` is the data pointer of the `Arc<Device>` that owns
+        // this region, set at registration, and the caller holds a reference
+        // on it, so taking another is allowed.
+        unsafe { ArcBorrow::from_raw(device) }.into()
+    }
+
+    /// The pointer behind [`Region::device`], as `Arc::into_raw` returns it.
+    pub(crate) fn device_ptr(&self) -> *const Device {
+        self.device.load(Ordering::Acquire)
     }
 }
 
@@ -222,6 +243,7 @@ impl Registry {
                 name: CString::try_from_fmt(fmt!("{}", desc.name))?,
                 capacity: desc.capacity,
                 dead: AtomicBool::new(false),
+                device: AtomicPtr::new(ptr::null_mut()),
             };
             regions.push(Arc::new(region, GFP_KERNEL)?, GFP_KERNEL)?;
         }
@@ -232,6 +254,11 @@ impl Registry {
             },
             GFP_KERNEL,
         )?;
+        for region in device.regions.iter() {
+            // The `Arc`'s data pointer, as `Arc::into_raw` would return it.
+            let data = ptr::from_ref::<Device>(&device).cast_mut();
+            region.device.store(data, Ordering::Release);
+        }
 
         if devices.iter().any(Option::is_none) {
             let mut compact = KVec::with_capacity(devices.len(), GFP_KERNEL)?;

@@ -4,6 +4,7 @@
 #define DEVCG_TEST_CGROUPFS_H
 
 #include <kunit/test.h>
+#include <linux/cgroup_dev.h>
 #include <linux/types.h>
 
 struct dentry;
@@ -30,5 +31,17 @@ struct devcg_test_cg *devcg_test_cg_create(struct kunit *test, struct devcg_test
 					   const char *name);
 void devcg_test_cg_remove(struct kunit *test, struct devcg_test_cg *cg);
 void devcg_test_enter(struct kunit *test, struct devcg_test_cg *cg);
+
+/*
+ * Charges as dev_cgroup_try_charge() does for a task whose cgroup was looked
+ * up as @css, which may since have gone offline (src/core/api.rs; built only
+ * with CONFIG_CGROUP_DEV_KUNIT_TEST).
+ */
+int devcg_test_charge_current_from(struct cgroup_subsys_state *css,
+				   struct dev_cgroup_region *region, u64 size,
+				   enum dev_cgroup_consumer consumer,
+				   struct dev_cgroup_pool **ret_pool);
+/* How many pools @css's cgroup has (src/core/api.rs, KUnit builds only). */
+size_t devcg_test_pool_count(struct cgroup_subsys_state *css);
 
 #endif

@@ -168,8 +168,13 @@ static void peak_stat_and_limit_below_usage(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, cg_value(test, c->dentry, "dev.stat", "region.a.dma_heap"), 0ull);
 	dev_cgroup_uncharge(v4l2, 100 * SZ_1K);
 	KUNIT_EXPECT_EQ(test, cg_value(test, c->dentry, "dev.peak", "region.a"), 400ull * SZ_1K);
+	/*
+	 * A reset counts for reads through its own descriptor only (the e2e
+	 * suite checks that one): this one is closed at once, and new opens
+	 * still read the cgroup's high-water mark.
+	 */
 	KUNIT_EXPECT_EQ(test, devcg_test_write(c->dentry, "dev.peak", "reset\n"), 0);
-	KUNIT_EXPECT_EQ(test, cg_value(test, c->dentry, "dev.peak", "region.a"), 300ull * SZ_1K);
+	KUNIT_EXPECT_EQ(test, cg_value(test, c->dentry, "dev.peak", "region.a"), 400ull * SZ_1K);
 
 	/* A max below usage is accepted; new charges fail until usage drops. */
 	KUNIT_EXPECT_EQ(test, devcg_test_write(c->dentry, "dev.max", DEV_NAME " region.a=100K"), 0);
@@ -318,6 +323,103 @@ static void last_uncharge_after_cgroup_and_device_are_gone(struct kunit *test)
 	dev_cgroup_unregister_device(dev);
 	dev_cgroup_uncharge(pool, SZ_64K);
 	devcg_test_cg_remove(test, p);
+}
+
+/*
+ * A limiting pool handed out by a refused charge may be put after its device
+ * is gone: the handle holds the device, so the pool is still there. Before
+ * the handle held the device, the put read a freed pool; the freed memory is
+ * reused and scribbled on here so that such a read cannot go unnoticed.
+ */
+static void limit_pool_put_after_its_device_is_gone(struct kunit *test)
+{
+	static const struct dev_cgroup_region_desc region = { .name = "r", .capacity = SZ_1M };
+	struct devcg_test_cg *c = devcg_test_cg_create(test, NULL, "kunit_devcg_limitput");
+	struct dev_cgroup_device *dev = dev_cgroup_register_device("kunit_limitput", &region, 1);
+	struct dev_cgroup_pool *pool, *refused = NULL, *limit = NULL;
+	/* A pool is a kmalloc object of a few hundred bytes: cover the caches. */
+	static const size_t sizes[] = { 128, 192, 256, 512 };
+	enum { SCRIBBLES = 32 * ARRAY_SIZE(sizes) };
+	void *scribble[SCRIBBLES];
+	int i;
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR(dev));
+	KUNIT_ASSERT_EQ(test, devcg_test_write(c->dentry, "dev.max", "kunit_limitput region.r=64K"), 0);
+	pool = charge_ok(test, c, dev_cgroup_device_region(dev, 0), SZ_64K,
+			 DEV_CGROUP_CONSUMER_OTHER);
+	KUNIT_EXPECT_EQ(test, dev_cgroup_try_charge_css(c->css, dev_cgroup_device_region(dev, 0),
+			SZ_4K, DEV_CGROUP_CONSUMER_OTHER, &refused, &limit), -EAGAIN);
+	KUNIT_EXPECT_NULL(test, refused);
+	KUNIT_ASSERT_NOT_NULL(test, limit);
+	dev_cgroup_uncharge(pool, SZ_64K);
+	/* The registration's reference was the last one but the handle's. */
+	dev_cgroup_unregister_device(dev);
+	/* Take back whatever was just freed, and scribble on it. */
+	for (i = 0; i < SCRIBBLES; i++) {
+		size_t size = sizes[i % ARRAY_SIZE(sizes)];
+
+		scribble[i] = kmalloc(size, GFP_KERNEL);
+		if (scribble[i])
+			memset(scribble[i], 0x6b, size);
+	}
+	dev_cgroup_pool_put(limit);
+	for (i = 0; i < SCRIBBLES; i++)
+		kfree(scribble[i]);
+	KUNIT_EXPECT_EQ(test, cg_value(test, c->dentry, "dev.current", "region.a"), 0ull);
+	devcg_test_cg_remove(test, c);
+}
+
+/*
+ * A task's charge that finds the task's cgroup offline (the task was
+ * migrated and the cgroup removed in between) is retried as the memory
+ * controller retries, never refused with -ENOENT: here the stale cgroup is
+ * handed in directly, and the charge lands in the task's cgroup of now (the
+ * test kthread's, the root).
+ */
+static void charge_as_current_retries_when_the_cgroup_went_offline(struct kunit *test)
+{
+	struct test_ctx *ctx = test->priv;
+	struct devcg_test_cg *c = devcg_test_cg_create(test, NULL, "kunit_devcg_moved");
+	struct dentry *root = devcg_test_mnt->mnt_root;
+	struct cgroup_subsys_state *gone = c->css;
+	struct dev_cgroup_pool *pool = NULL;
+	u64 before = cg_value(test, root, "dev.current", "region.a");
+
+	css_get(gone);
+	devcg_test_cg_remove(test, c);
+	wait_offline(test, gone);
+	KUNIT_EXPECT_EQ(test, devcg_test_charge_current_from(gone, ctx->a, SZ_4K,
+			DEV_CGROUP_CONSUMER_OTHER, &pool), 0);
+	css_put(gone);
+	KUNIT_ASSERT_NOT_NULL(test, pool);
+	KUNIT_EXPECT_EQ(test, cg_value(test, root, "dev.current", "region.a"), before + SZ_4K);
+	dev_cgroup_uncharge(pool, SZ_4K);
+	KUNIT_EXPECT_EQ(test, cg_value(test, root, "dev.current", "region.a"), before);
+}
+
+/*
+ * A write that fails leaves nothing behind, not even the pools it would
+ * have created for the regions it named before the one that failed.
+ */
+static void failed_write_creates_no_pools(struct kunit *test)
+{
+	struct devcg_test_cg *c = devcg_test_cg_create(test, NULL, "kunit_devcg_nopools");
+
+	KUNIT_EXPECT_EQ(test, devcg_test_pool_count(c->css), (size_t)0);
+	KUNIT_EXPECT_EQ(test, devcg_test_write(c->dentry, "dev.max",
+					       DEV_NAME " region.a=1M\nkunit_nosuchdev region.x=1"),
+			-ENODEV);
+	KUNIT_EXPECT_EQ(test, devcg_test_write(c->dentry, "dev.max",
+					       DEV_NAME " region.a=1M region.nosuch=1"), -EINVAL);
+	KUNIT_EXPECT_EQ(test, devcg_test_write(c->dentry, "dev.min",
+					       DEV_NAME " region.b=1M region.a=2M region.b=3M"), -EINVAL);
+	KUNIT_EXPECT_EQ(test, devcg_test_pool_count(c->css), (size_t)0);
+	KUNIT_EXPECT_EQ(test, cg_value(test, c->dentry, "dev.max", "region.a"), U64_MAX);
+	/* A write that succeeds creates what it names, and only that. */
+	KUNIT_EXPECT_EQ(test, devcg_test_write(c->dentry, "dev.max", DEV_NAME " region.a=1M"), 0);
+	KUNIT_EXPECT_EQ(test, devcg_test_pool_count(c->css), (size_t)1);
+	KUNIT_EXPECT_EQ(test, cg_value(test, c->dentry, "dev.max", "region.a"), (u64)SZ_1M);
+	devcg_test_cg_remove(test, c);
 }
 
 static void bad_charge_arguments(struct kunit *test)
@@ -479,6 +581,9 @@ static struct kunit_case dev_cgroup_core_cases[] = {
 	KUNIT_CASE(unregistered_device_refuses_charges_but_uncharges),
 	KUNIT_CASE(new_device_never_meets_an_old_devices_charges),
 	KUNIT_CASE(last_uncharge_after_cgroup_and_device_are_gone),
+	KUNIT_CASE(limit_pool_put_after_its_device_is_gone),
+	KUNIT_CASE(charge_as_current_retries_when_the_cgroup_went_offline),
+	KUNIT_CASE(failed_write_creates_no_pools),
 	KUNIT_CASE(bad_charge_arguments),
 	KUNIT_CASE(eviction_honours_effective_protection),
 	KUNIT_CASE(concurrent_charging_never_overshoots),

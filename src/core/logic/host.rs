@@ -5,7 +5,7 @@
 
 #![no_std]
 
-#[cfg(test)]
+#[cfg(any(test, loom))]
 extern crate std;
 
 #[path = "mod.rs"]

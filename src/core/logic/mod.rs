@@ -9,3 +9,7 @@
 pub mod counter;
 pub mod parse;
 pub mod protection;
+mod sync;
+
+#[cfg(all(test, loom))]
+mod loom_models;

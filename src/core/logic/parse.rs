@@ -6,15 +6,20 @@
 //! `<device> region.<name>=<value> [region.<name>=<value> ...]` where a value
 //! is a byte count with an optional binary suffix, or `max`. This module only
 //! checks syntax; whether a device or region exists is the caller's business.
+//! [`ParseError::kind`] says which errno a rejection gets.
 
 use core::fmt;
 
 /// The value printed and accepted as `max`: no limit.
 pub const MAX: u64 = u64::MAX;
 
-/// Why a write was rejected by the syntax check. Every variant maps to `-EINVAL`.
+/// Why a write was rejected by the syntax check. [`ParseError::Overflow`] is
+/// `-ERANGE`, every other variant `-EINVAL` (see [`ParseError::kind`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ParseError {
+    /// A write with no line other than blank ones (empty, or only spaces,
+    /// tabs, carriage returns and newlines).
+    Empty,
     /// The device name is empty or contains `=`.
     BadDevice,
     /// A device name with no `region.<name>=<value>` after it.
@@ -23,10 +28,36 @@ pub enum ParseError {
     BadKey,
     /// A region name outside `[A-Za-z0-9_.-]+`.
     BadRegionName,
-    /// A value that is neither `max` nor digits with an optional `K`/`M`/`G`/`T`.
+    /// A value that is neither `max` nor decimal digits with an optional
+    /// `K`/`M`/`G`/`T`/`P`/`E` (either case).
     BadValue,
-    /// A value that does not fit in 64 bits.
+    /// A well-formed value that does not fit in 64 bits: too many digits, or
+    /// a suffix whose multiple does not fit.
     Overflow,
+}
+
+/// The class of a rejection: which errno the kernel returns for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Malformed input: `-EINVAL`.
+    Invalid,
+    /// A number out of range: `-ERANGE`, as `kstrtoull()` returns.
+    Range,
+}
+
+impl ParseError {
+    /// Which errno this rejection gets.
+    pub const fn kind(self) -> ErrorKind {
+        match self {
+            ParseError::Overflow => ErrorKind::Range,
+            ParseError::Empty
+            | ParseError::BadDevice
+            | ParseError::MissingAssignment
+            | ParseError::BadKey
+            | ParseError::BadRegionName
+            | ParseError::BadValue => ErrorKind::Invalid,
+        }
+    }
 }
 
 /// Whether `name` may name a device: non-empty, printable, no whitespace, no `=`.
@@ -43,7 +74,10 @@ pub fn valid_region_name(name: &str) -> bool {
 }
 
 /// Parses a value: `max`, or decimal bytes with an optional binary suffix
-/// `K`, `M`, `G` or `T` in either case (`1G` is 2^30 bytes).
+/// `K`, `M`, `G`, `T`, `P` or `E` in either case, as `memparse()` (`1G` is
+/// 2^30 bytes, `1E` 2^60). A value whose digits or multiple do not fit in 64
+/// bits is [`ParseError::Overflow`]; anything malformed is
+/// [`ParseError::BadValue`], even if its digits alone would overflow.
 pub fn parse_value(text: &str) -> Result<u64, ParseError> {
     if text == "max" {
         return Ok(MAX);
@@ -53,6 +87,8 @@ pub fn parse_value(text: &str) -> Result<u64, ParseError> {
         Some(b'm' | b'M') => (&text[..text.len() - 1], 20),
         Some(b'g' | b'G') => (&text[..text.len() - 1], 30),
         Some(b't' | b'T') => (&text[..text.len() - 1], 40),
+        Some(b'p' | b'P') => (&text[..text.len() - 1], 50),
+        Some(b'e' | b'E') => (&text[..text.len() - 1], 60),
         _ => (text, 0),
     };
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
@@ -129,10 +165,18 @@ impl<'a> Line<'a> {
 /// Checks the syntax of a whole write and returns its non-empty lines.
 ///
 /// The whole input is checked before any line is returned, so a caller that
-/// applies lines only after this succeeds never applies half a write.
+/// applies lines only after this succeeds never applies half a write. The
+/// first rejected line decides the error; a write whose lines are all blank
+/// (including an empty write) is [`ParseError::Empty`].
 pub fn parse_write(text: &str) -> Result<impl Iterator<Item = Line<'_>>, ParseError> {
+    let mut count = 0usize;
     for line in text.split('\n') {
-        Line::parse(line)?;
+        if Line::parse(line)?.is_some() {
+            count += 1;
+        }
+    }
+    if count == 0 {
+        return Err(ParseError::Empty);
     }
     Ok(text
         .split('\n')
@@ -200,6 +244,90 @@ mod tests {
     }
 
     #[test]
+    fn p_and_e_suffixes_as_memparse() {
+        assert_eq!(parse_value("1p"), Ok(1 << 50));
+        assert_eq!(parse_value("1P"), Ok(1 << 50));
+        assert_eq!(parse_value("3e"), Ok(3 << 60));
+        assert_eq!(parse_value("1E"), Ok(1 << 60));
+        assert_eq!(parse_value("0E"), Ok(0));
+        // The largest that fit, and the smallest whose multiple does not.
+        assert_eq!(parse_value("16383P"), Ok(16383 << 50));
+        assert_eq!(parse_value("15E"), Ok(15 << 60));
+        assert_eq!(parse_value("16384P"), Err(ParseError::Overflow));
+        assert_eq!(parse_value("16e"), Err(ParseError::Overflow));
+        assert_eq!(
+            parse_value("99999999999999999999E"),
+            Err(ParseError::Overflow)
+        );
+        for bad in ["P", "e", "1PB", "1EiB", "1PE", "1.5E", "1 P"] {
+            assert_eq!(parse_value(bad), Err(ParseError::BadValue), "{bad:?}");
+        }
+        assert_eq!(
+            lines("cma region.a=2P region.b=1e").unwrap(),
+            [("cma", [("a", 2 << 50), ("b", 1 << 60)].to_vec())]
+        );
+    }
+
+    #[test]
+    fn out_of_range_is_range_and_the_rest_invalid() {
+        use ParseError::*;
+        assert_eq!(Overflow.kind(), ErrorKind::Range);
+        for e in [
+            Empty,
+            BadDevice,
+            MissingAssignment,
+            BadKey,
+            BadRegionName,
+            BadValue,
+        ] {
+            assert_eq!(e.kind(), ErrorKind::Invalid, "{e:?}");
+        }
+        let kind = |text| lines(text).err().map(ParseError::kind);
+        for big in [
+            "cma region.a=18446744073709551616",
+            "cma region.a=16777216T",
+            "cma region.a=16E",
+            "cma region.a=1\nsystem region.ram=16384p",
+        ] {
+            assert_eq!(kind(big), Some(ErrorKind::Range), "{big:?}");
+        }
+        // Malformed beats too big within a value; otherwise the first
+        // rejected token, in order, decides.
+        for (text, want) in [
+            ("cma region.a=99999999999999999999x", ErrorKind::Invalid),
+            ("cma region.a=16E junk", ErrorKind::Range),
+            ("cma junk region.a=16E", ErrorKind::Invalid),
+            ("cma\nsystem region.ram=16E", ErrorKind::Invalid),
+        ] {
+            assert_eq!(kind(text), Some(want), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn an_empty_or_blank_write_is_invalid() {
+        for blank in [
+            "",
+            "\n",
+            " ",
+            "\t",
+            "\r\n",
+            "\n\n",
+            "\n \n\t\n",
+            "  \r\n\t \n",
+        ] {
+            assert_eq!(lines(blank).err(), Some(ParseError::Empty), "{blank:?}");
+        }
+        assert_eq!(ParseError::Empty.kind(), ErrorKind::Invalid);
+        // Blank lines next to a real one are still ignored, and a blank line
+        // alone is still no line.
+        assert_eq!(
+            lines("\n\ncma region.a=1\n \n").unwrap(),
+            [("cma", [("a", 1)].to_vec())]
+        );
+        assert!(matches!(Line::parse(" \t\r"), Ok(None)));
+    }
+
+    #[test]
     fn lines_and_assignments() {
         let got =
             lines("cma region.reserved=1M region.other=max\n\nsystem region.ram=0\n").unwrap();
@@ -212,8 +340,6 @@ mod tests {
         );
         let got = lines("  drm/0000:00:02.0\tregion.vram=16M  \r\n").unwrap();
         assert_eq!(got, [("drm/0000:00:02.0", [("vram", 16 << 20)].to_vec())]);
-        assert_eq!(lines("").unwrap(), []);
-        assert_eq!(lines("\n \n\t\n").unwrap(), []);
         assert_eq!(
             lines("d region.a.b-c_9=7").unwrap(),
             [("d", [("a.b-c_9", 7)].to_vec())]

@@ -5,7 +5,7 @@
 //! its cgroup, notifications, and the kernel's own dmabuf-heaps selftest.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::mem;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
@@ -55,9 +55,19 @@ impl Heap {
         format!("/dev/dma_heap/{}", self.name)
     }
 
+    /// Opens the heap's device node; the errno on failure.
+    pub(crate) fn open(&self) -> Result<File, i32> {
+        File::open(self.path()).map_err(|e| e.raw_os_error().unwrap_or(-1))
+    }
+
     /// Allocates a buffer of `len` bytes; the errno on failure.
     pub fn alloc(&self, len: u64) -> Result<OwnedFd, i32> {
-        let heap = File::open(self.path()).map_err(|e| e.raw_os_error().unwrap_or(-1))?;
+        self.alloc_from(&self.open()?, len)
+    }
+
+    /// Allocates a buffer of `len` bytes through `heap`, this heap's node
+    /// opened with [`Heap::open`]: the ioctl alone, no other system call.
+    pub(crate) fn alloc_from(&self, heap: &File, len: u64) -> Result<OwnedFd, i32> {
         let mut data = DmaHeapAllocationData {
             len,
             fd: 0,
@@ -163,6 +173,10 @@ pub fn tests() -> Vec<Test> {
         Test {
             name: "moving_task_does_not_move_charge",
             run: moving_task_does_not_move_charge,
+        },
+        Test {
+            name: "peak_reset_is_per_descriptor",
+            run: peak_reset_is_per_descriptor,
         },
         Test {
             name: "fd_passed_to_another_process_keeps_charge",
@@ -290,6 +304,76 @@ fn siblings_share_parent_limit() -> TestResult {
 }
 
 /// A charge stays with the cgroup that allocated, wherever the task goes.
+/// `dev.peak` opened for reading and writing, read from the start each time.
+struct PeakFile(File);
+
+impl PeakFile {
+    fn open(dir: &Path) -> Result<Self, String> {
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(dir.join("dev.peak"))
+            .map(PeakFile)
+            .map_err(|e| format!("open {}/dev.peak: {e}", dir.display()))
+    }
+
+    fn read(&mut self, heap: &Heap) -> Result<u64, String> {
+        let mut text = String::new();
+        self.0
+            .seek(SeekFrom::Start(0))
+            .and_then(|_| self.0.read_to_string(&mut text))
+            .map_err(|e| format!("read dev.peak: {e}"))?;
+        let v = cg::value(&text, heap.device, heap.region)
+            .ok_or_else(|| format!("no {} {} in dev.peak: {text:?}", heap.device, heap.region))?;
+        v.parse()
+            .map_err(|_| format!("dev.peak: {v} is not a number"))
+    }
+
+    fn reset(&mut self) -> TestResult {
+        self.0
+            .write_all(b"reset\n")
+            .map_err(|e| format!("write dev.peak: {e}"))
+    }
+}
+
+/// `dev.peak` as `memory.peak` since 6.12: a write resets the peak for
+/// reads through that descriptor only; other descriptors and new opens keep
+/// theirs. A descriptor also keeps a peak reached between its own reset and
+/// another's (where `memory.peak` would forget it).
+fn peak_reset_is_per_descriptor() -> TestResult {
+    let heap = &SYSTEM;
+    enable_dev(ROOT)?;
+    let cg = Cgroup::new(ROOT, "heap_peak_fds")?;
+    let _inside = Inside::new(&cg.path)?;
+    let first = heap.must_alloc(256 * K)?;
+    let second = heap.must_alloc(128 * K)?;
+    let (mut a, mut b) = (PeakFile::open(&cg.path)?, PeakFile::open(&cg.path)?);
+    drop(second);
+    let expect = |what: &str, got: u64, want: u64| {
+        ensure(got == want, || {
+            format!("{what}: dev.peak {got}, expected {want}")
+        })
+    };
+    a.reset()?;
+    expect("a after its reset", a.read(heap)?, 256 * K)?;
+    expect("b", b.read(heap)?, 384 * K)?;
+    expect("a new open", PeakFile::open(&cg.path)?.read(heap)?, 384 * K)?;
+    let third = heap.must_alloc(64 * K)?;
+    drop(third);
+    expect("a after 64K more", a.read(heap)?, 320 * K)?;
+    b.reset()?;
+    expect("b after its reset", b.read(heap)?, 256 * K)?;
+    expect("a after b's reset", a.read(heap)?, 320 * K)?;
+    expect("a new open", PeakFile::open(&cg.path)?.read(heap)?, 384 * K)?;
+    drop((a, b));
+    drop(first);
+    expect(
+        "after close",
+        PeakFile::open(&cg.path)?.read(heap)?,
+        384 * K,
+    )
+}
+
 fn moving_task_does_not_move_charge() -> TestResult {
     let heap = &SYSTEM;
     enable_dev(ROOT)?;

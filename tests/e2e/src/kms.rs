@@ -26,7 +26,7 @@ const MODEINFO_SIZE: usize = 68;
 /// The mode every test scans out: 640x480, 32 bpp, 1228800 bytes a buffer.
 const WIDTH: u32 = 640;
 const HEIGHT: u32 = 480;
-const FB_BYTES: u64 = (WIDTH * HEIGHT * 4) as u64;
+pub(crate) const FB_BYTES: u64 = (WIDTH * HEIGHT * 4) as u64;
 
 fn put32(buf: &mut [u8], at: usize, v: u32) {
     buf[at..at + 4].copy_from_slice(&v.to_ne_bytes());
@@ -47,7 +47,7 @@ fn get16(buf: &[u8], at: usize) -> u16 {
 }
 
 /// The bochs card, opened (as the first opener, this process is DRM master).
-struct Card {
+pub(crate) struct Card {
     file: File,
     crtc: u32,
     connector: u32,
@@ -55,9 +55,9 @@ struct Card {
 }
 
 /// A dumb buffer with a framebuffer on it.
-struct Framebuffer {
-    handle: u32,
-    fb_id: u32,
+pub(crate) struct Framebuffer {
+    pub(crate) handle: u32,
+    pub(crate) fb_id: u32,
 }
 
 /// The `drm/<unique>` device name of the bochs card, e.g. `drm/0000:00:02.0`.
@@ -94,7 +94,7 @@ impl Card {
         }
     }
 
-    fn open() -> Result<Self, String> {
+    pub(crate) fn open() -> Result<Self, String> {
         let (path, _) = bochs_device()?;
         let file = OpenOptions::new()
             .read(true)
@@ -149,29 +149,41 @@ impl Card {
 
     /// DRM_IOCTL_MODE_CREATE_DUMB + ADDFB2 for one 640x480 XRGB8888 buffer.
     fn framebuffer(&self) -> Result<Framebuffer, String> {
+        let (handle, pitch) = self
+            .create_dumb()
+            .map_err(|e| format!("CREATE_DUMB: errno {e}"))?;
+        let fb_id = self
+            .add_framebuffer(handle, pitch)
+            .map_err(|e| format!("ADDFB2: errno {e}"))?;
+        Ok(Framebuffer { handle, fb_id })
+    }
+
+    /// DRM_IOCTL_MODE_CREATE_DUMB for one 640x480 32 bpp buffer: its handle
+    /// and pitch, or the errno.
+    pub(crate) fn create_dumb(&self) -> Result<(u32, u32), i32> {
         let mut dumb = [0u8; 32];
         put32(&mut dumb, 0, HEIGHT);
         put32(&mut dumb, 4, WIDTH);
         put32(&mut dumb, 8, 32);
-        self.ioctl(CREATE_DUMB, &mut dumb)
-            .map_err(|e| format!("CREATE_DUMB: errno {e}"))?;
-        let (handle, pitch) = (get32(&dumb, 16), get32(&dumb, 20));
+        self.ioctl(CREATE_DUMB, &mut dumb)?;
+        Ok((get32(&dumb, 16), get32(&dumb, 20)))
+    }
+
+    /// DRM_IOCTL_MODE_ADDFB2: an XRGB8888 framebuffer on the dumb buffer
+    /// `handle`; its id, or the errno.
+    pub(crate) fn add_framebuffer(&self, handle: u32, pitch: u32) -> Result<u32, i32> {
         let mut fb = [0u8; 104];
         put32(&mut fb, 4, WIDTH);
         put32(&mut fb, 8, HEIGHT);
         put32(&mut fb, 12, XRGB8888);
         put32(&mut fb, 20, handle);
         put32(&mut fb, 36, pitch);
-        self.ioctl(ADDFB2, &mut fb)
-            .map_err(|e| format!("ADDFB2: errno {e}"))?;
-        Ok(Framebuffer {
-            handle,
-            fb_id: get32(&fb, 0),
-        })
+        self.ioctl(ADDFB2, &mut fb)?;
+        Ok(get32(&fb, 0))
     }
 
     /// DRM_IOCTL_MODE_SETCRTC: scans `fb` out (pinning it in VRAM).
-    fn scanout(&self, fb: &Framebuffer) -> Result<(), i32> {
+    pub(crate) fn scanout(&self, fb: &Framebuffer) -> Result<(), i32> {
         let mut connectors = [self.connector];
         let mut crtc = [0u8; 104];
         put64(&mut crtc, 0, connectors.as_mut_ptr() as u64);
@@ -189,15 +201,25 @@ impl Card {
     }
 
     fn remove(&self, fb: Framebuffer) {
-        let mut id = fb.fb_id.to_ne_bytes();
-        let _ = self.ioctl(RMFB, &mut id);
-        let mut handle = fb.handle.to_ne_bytes();
-        let _ = self.ioctl(DESTROY_DUMB, &mut handle);
+        let _ = self.remove_framebuffer(fb.fb_id);
+        let _ = self.destroy_dumb(fb.handle);
+    }
+
+    /// DRM_IOCTL_MODE_RMFB (switching the CRTC off if it scans `fb_id` out).
+    pub(crate) fn remove_framebuffer(&self, fb_id: u32) -> Result<(), i32> {
+        let mut id = fb_id.to_ne_bytes();
+        self.ioctl(RMFB, &mut id)
+    }
+
+    /// DRM_IOCTL_MODE_DESTROY_DUMB.
+    pub(crate) fn destroy_dumb(&self, handle: u32) -> Result<(), i32> {
+        let mut handle = handle.to_ne_bytes();
+        self.ioctl(DESTROY_DUMB, &mut handle)
     }
 }
 
 /// `region.vram` of the bochs device in file `file` of cgroup `dir`.
-fn vram(dir: &Path, file: &str, suffix: &str) -> Result<u64, String> {
+pub(crate) fn vram(dir: &Path, file: &str, suffix: &str) -> Result<u64, String> {
     let (_, device) = bochs_device()?;
     let text = cg::read(dir.join(file))?;
     let key = format!("region.vram{suffix}");

@@ -5,6 +5,7 @@
 //! if every test passed.
 
 mod cg;
+mod faults;
 mod files;
 mod heaps;
 mod kms;
@@ -35,11 +36,19 @@ fn main() {
         Some("heap-bench") => std::process::exit(heaps::bench_cli(&args[1..])),
         _ => {}
     }
-    let mut tests: Vec<Test> = files::tests();
-    tests.extend(heaps::tests());
-    tests.extend(v4l2::tests());
-    tests.extend(kms::tests());
-    tests.extend(robust::tests());
+    let tests = if args.first().map(String::as_str) == Some("faults") {
+        // `devcg-e2e faults`: only the fault-injection tests.
+        faults::tests()
+    } else {
+        let mut tests: Vec<Test> = files::tests();
+        tests.extend(heaps::tests());
+        tests.extend(v4l2::tests());
+        tests.extend(kms::tests());
+        // Before robust: it takes vivid instance 0 away.
+        tests.extend(faults::tests());
+        tests.extend(robust::tests());
+        tests
+    };
     println!("KTAP version 1");
     println!("1..{}", tests.len());
     let mut failed = 0;

@@ -68,7 +68,7 @@ pub(crate) struct Capture {
 
 impl Capture {
     /// Opens the capture node of vivid instance `inst` (0: dma-contig, 1: vmalloc).
-    fn open(inst: u32) -> Result<Self, String> {
+    pub(crate) fn open(inst: u32) -> Result<Self, String> {
         let want = format!("vivid-{inst:03}-vid-cap");
         let dir = fs::read_dir("/sys/class/video4linux")
             .map_err(|e| format!("/sys/class/video4linux: {e}"))?;
@@ -103,7 +103,7 @@ impl Capture {
     }
 
     /// Bytes one buffer is charged: the image size rounded to pages, as vb2 allocates.
-    fn buffer_bytes(&self) -> Result<u64, String> {
+    pub(crate) fn buffer_bytes(&self) -> Result<u64, String> {
         let mut format = [0u8; 208];
         format[0..4].copy_from_slice(&BUF_TYPE_VIDEO_CAPTURE.to_ne_bytes());
         self.ioctl(VIDIOC_G_FMT, &mut format)
@@ -114,7 +114,7 @@ impl Capture {
     }
 
     /// `VIDIOC_REQBUFS` for MMAP buffers: the count granted, or the errno.
-    fn reqbufs(&self, count: u32) -> Result<u32, i32> {
+    pub(crate) fn reqbufs(&self, count: u32) -> Result<u32, i32> {
         self.reqbufs_memory(count, MEMORY_MMAP)
     }
 
@@ -146,7 +146,7 @@ impl Capture {
     }
 
     /// Queues `count` buffers, streams until one frame is captured, stops.
-    fn capture_one_frame(&self, count: u32) -> TestResult {
+    pub(crate) fn capture_one_frame(&self, count: u32) -> TestResult {
         for i in 0..count {
             let mut buf = self.buffer(i);
             self.ioctl(VIDIOC_QUERYBUF, &mut buf)

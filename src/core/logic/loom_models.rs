@@ -1,0 +1,521 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Model checking of the counters' lock-free protocol with `loom`.
+//!
+//! Each model runs the real `counter.rs` code, its atomics swapped for loom's
+//! (see `sync`), in 2 or 3 threads, and loom runs it under every interleaving
+//! of their atomic operations (and every value a relaxed load may return).
+//! The trees are freed after each run, never leaked, and a release of a
+//! detached counter marks its atomics freed: an access after release fails
+//! the model (defect 1 of the proof issue was one).
+//!
+//! Invariants checked in every interleaving:
+//! - each close flag is released exactly once, and only once no committed
+//!   charge is left below it ("after the last byte is gone");
+//! - nothing touches a counter after its release freed it;
+//! - a legitimate uncharge always finds its bytes (usage never below 0);
+//! - no level is seen above a `max` that was not lowered during the model, and
+//!   `dev.peak` never exceeds the `max` of the level or an ancestor.
+//!
+//! Run with `scripts/loom.sh` (part of `make test`):
+//! `RUSTFLAGS="--cfg loom" cargo test --release loom_models`. Every model
+//! runs exhaustively but the one with three threads, bounded at 3
+//! preemptions; larger models would need `LOOM_MAX_PREEMPTIONS`.
+
+use super::counter::{self, Counter, Node, Refusal, Setting, CLOSED_DETACHED, CLOSED_OFFLINE};
+use core::ptr::NonNull;
+use loom::thread;
+use std::boxed::Box;
+use std::sync::atomic::{AtomicU64 as ModelU64, Ordering::SeqCst};
+use std::sync::Arc;
+use std::vec::Vec;
+
+/// A node of a model tree.
+struct LNode {
+    counter: Counter,
+    parent: Option<NonNull<LNode>>,
+    /// Close flags released so far (model bookkeeping, not under test).
+    released: ModelU64,
+    /// Close flags set so far.
+    closed: ModelU64,
+    /// Bytes of charges that succeeded and whose uncharge has not started,
+    /// in this node's subtree.
+    committed: ModelU64,
+}
+
+impl Node for LNode {
+    fn counter(&self) -> &Counter {
+        &self.counter
+    }
+    fn parent(&self) -> Option<&Self> {
+        // SAFETY: parents are nodes of the same tree, which outlives its nodes' use.
+        self.parent.map(|p| unsafe { p.as_ref() })
+    }
+}
+
+/// Node `i`'s parent is `parents[i]`, an earlier node. Freed when the model
+/// run ends, so each run starts from fresh memory.
+struct Tree {
+    nodes: Box<[LNode]>,
+}
+
+// SAFETY: nodes are shared through atomics only; parent pointers are written
+// before the tree is shared and point into the same allocation.
+unsafe impl Send for Tree {}
+// SAFETY: as above.
+unsafe impl Sync for Tree {}
+
+impl Tree {
+    fn new(parents: &[Option<usize>]) -> Arc<Tree> {
+        let mut nodes: Box<[LNode]> = parents
+            .iter()
+            .map(|_| LNode {
+                counter: Counter::new(),
+                parent: None,
+                released: ModelU64::new(0),
+                closed: ModelU64::new(0),
+                committed: ModelU64::new(0),
+            })
+            .collect();
+        let base = nodes.as_mut_ptr();
+        for (i, p) in parents.iter().enumerate() {
+            assert!(p.map_or(true, |p| p < i));
+            // SAFETY: `p < i < nodes.len()`; the boxed slice never moves.
+            nodes[i].parent = p.map(|p| unsafe { NonNull::new_unchecked(base.add(p)) });
+        }
+        Arc::new(Tree { nodes })
+    }
+
+    fn at(&self, i: usize) -> &LNode {
+        &self.nodes[i]
+    }
+
+    /// Charges `amount` to node `i`; on success, counts it as committed.
+    fn charge(&self, i: usize, amount: u64) -> bool {
+        let node = self.at(i);
+        match counter::try_charge(node, amount, 0, release) {
+            Ok(()) => {
+                for level in ancestors(node) {
+                    level.committed.fetch_add(amount, SeqCst);
+                }
+                true
+            }
+            Err(Refusal::Limit(_) | Refusal::Closed | Refusal::TooLarge) => false,
+        }
+    }
+
+    /// Uncharges a committed charge of `amount` from node `i`; returns
+    /// whether every level covered it.
+    fn uncharge(&self, i: usize, amount: u64) -> bool {
+        let node = self.at(i);
+        for level in ancestors(node) {
+            level.committed.fetch_sub(amount, SeqCst);
+        }
+        // SAFETY: the caller holds a committed charge of `amount` on node `i`.
+        unsafe { counter::uncharge(NonNull::from(node), amount, 0, release) }.is_ok()
+    }
+
+    /// A driver bug: gives back its committed charge of `charged` bytes on
+    /// node `i` as an uncharge of `amount`, more than the node holds.
+    fn over_uncharge(&self, i: usize, charged: u64, amount: u64) -> bool {
+        let node = self.at(i);
+        for level in ancestors(node) {
+            level.committed.fetch_sub(charged, SeqCst);
+        }
+        // SAFETY: not the charge held, which is the point: the counter must
+        // clamp without letting the bug free what others still hold.
+        unsafe { counter::uncharge(NonNull::from(node), amount, 0, release) }.is_ok()
+    }
+
+    /// Closes node `i` with `flag`, releasing it if the close claimed it.
+    fn close(&self, i: usize, flag: u64) {
+        let node = self.at(i);
+        node.closed.fetch_or(flag, SeqCst);
+        let claimed = node.counter.close(flag);
+        if claimed != 0 {
+            release(NonNull::from(node), claimed);
+        }
+    }
+
+    /// Every close flag set was released exactly once (each release checked
+    /// there that it was the first).
+    fn assert_all_released(&self) {
+        for (i, node) in self.nodes.iter().enumerate() {
+            assert_eq!(
+                node.released.load(SeqCst),
+                node.closed.load(SeqCst),
+                "node {i}: closed flags not released exactly once"
+            );
+        }
+    }
+}
+
+fn ancestors(node: &LNode) -> impl Iterator<Item = &LNode> {
+    let mut next = Some(node);
+    core::iter::from_fn(move || {
+        let this = next?;
+        next = this.parent();
+        Some(this)
+    })
+}
+
+/// What the kernel's `release` does, checked: a flag is released once, only
+/// when no committed charge is left in the subtree, and releasing a detached
+/// counter frees it.
+fn release(node: NonNull<LNode>, flags: u64) {
+    // SAFETY: model nodes live as long as their tree; "freeing" only marks
+    // the counter's atomics.
+    let node = unsafe { node.as_ref() };
+    assert_eq!(
+        node.committed.load(SeqCst),
+        0,
+        "released while a committed charge is still held"
+    );
+    let before = node.released.fetch_or(flags, SeqCst);
+    assert_eq!(before & flags, 0, "a close flag was released twice");
+    if flags & CLOSED_DETACHED != 0 {
+        node.counter.mark_freed();
+    }
+}
+
+/// Runs `f` under every interleaving (no preemption bound, unless
+/// `LOOM_MAX_PREEMPTIONS` sets one) and prints how many there were.
+fn model(f: impl Fn() + Sync + Send + 'static) {
+    check(loom::model::Builder::new(), f)
+}
+
+/// As [`model`], with at most `preemptions` preemptions per interleaving.
+fn model_bounded(preemptions: usize, f: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(preemptions);
+    check(builder, f)
+}
+
+fn check(builder: loom::model::Builder, f: impl Fn() + Sync + Send + 'static) {
+    let runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = runs.clone();
+    builder.check(move || {
+        counted.fetch_add(1, SeqCst);
+        f()
+    });
+    std::println!("loom: {} interleavings explored", runs.load(SeqCst));
+}
+
+/// Defect 1: the uncharge that empties a detached pool races the close that
+/// detaches it. Whoever claims the release frees the pool, and the other
+/// must not touch it afterwards.
+#[test]
+fn last_uncharge_vs_close_detached() {
+    model(|| {
+        // 0 <- 1: one charge of 1 byte on the leaf.
+        let tree = Tree::new(&[None, Some(0)]);
+        assert!(tree.charge(1, 1));
+        let t = tree.clone();
+        let uncharger = thread::spawn(move || assert!(t.uncharge(1, 1)));
+        // The device goes: its pools are detached children first.
+        tree.close(1, CLOSED_DETACHED);
+        tree.close(0, CLOSED_DETACHED);
+        uncharger.join().unwrap();
+        tree.assert_all_released();
+    });
+}
+
+/// Two pools under one parent emptied concurrently while the device goes:
+/// the parent is released only after both children's bytes left it.
+#[test]
+fn uncharges_of_siblings_vs_close_detached() {
+    model(|| {
+        let tree = Tree::new(&[None, Some(0), Some(0)]);
+        assert!(tree.charge(1, 1));
+        assert!(tree.charge(2, 2));
+        let t1 = tree.clone();
+        let a = thread::spawn(move || assert!(t1.uncharge(1, 1)));
+        let t2 = tree.clone();
+        let b = thread::spawn(move || assert!(t2.uncharge(2, 2)));
+        tree.close(1, CLOSED_DETACHED);
+        tree.close(2, CLOSED_DETACHED);
+        tree.close(0, CLOSED_DETACHED);
+        a.join().unwrap();
+        b.join().unwrap();
+        tree.assert_all_released();
+    });
+}
+
+/// A charge (refused or not by the parent's max) and its uncharge race the
+/// cgroup going offline, with an older charge still held. Afterwards the
+/// older charge is uncharged and the device goes.
+#[test]
+fn charge_vs_close_offline() {
+    for parent_max in [u64::MAX, 2] {
+        model(move || {
+            let tree = Tree::new(&[None, Some(0)]);
+            tree.at(0).counter.set(Setting::Max, parent_max);
+            assert!(tree.charge(1, 1));
+            let t = tree.clone();
+            let charger = thread::spawn(move || {
+                if t.charge(1, 2) {
+                    assert!(t.uncharge(1, 2));
+                }
+            });
+            tree.close(1, CLOSED_OFFLINE);
+            charger.join().unwrap();
+            assert!(tree.uncharge(1, 1));
+            assert_eq!(tree.at(1).counter.usage(), 0);
+            assert_eq!(tree.at(0).counter.usage(), 0);
+            // Nothing charges a closed pool.
+            assert!(!tree.charge(1, 1));
+            tree.close(1, CLOSED_DETACHED);
+            tree.close(0, CLOSED_DETACHED);
+            tree.assert_all_released();
+        });
+    }
+}
+
+/// The last uncharge races a charge that a closed counter refuses after
+/// adding before it looked: whichever leaves it empty releases it, once.
+#[test]
+fn last_uncharge_vs_refused_charge_on_offline_counter() {
+    model(|| {
+        let tree = Tree::new(&[None, Some(0)]);
+        assert!(tree.charge(1, 1));
+        tree.close(1, CLOSED_OFFLINE);
+        let t = tree.clone();
+        let charger = thread::spawn(move || assert!(!t.charge(1, 2)));
+        assert!(tree.uncharge(1, 1));
+        charger.join().unwrap();
+        tree.close(1, CLOSED_DETACHED);
+        tree.close(0, CLOSED_DETACHED);
+        tree.assert_all_released();
+    });
+}
+
+/// The offline close, then the detach, of a pool whose last charge is being
+/// uncharged: two flags, each released once, the pool freed once.
+#[test]
+fn last_uncharge_vs_close_offline_then_detached() {
+    model(|| {
+        let tree = Tree::new(&[None, Some(0)]);
+        assert!(tree.charge(1, 3));
+        let t = tree.clone();
+        let uncharger = thread::spawn(move || assert!(t.uncharge(1, 3)));
+        // Offline and detach are serialised by the cgroup's table lock.
+        tree.close(1, CLOSED_OFFLINE);
+        tree.close(1, CLOSED_DETACHED);
+        tree.close(0, CLOSED_DETACHED);
+        uncharger.join().unwrap();
+        tree.assert_all_released();
+    });
+}
+
+/// Charges across two levels while the leaf's max is lowered: the parent,
+/// whose max stays, is never seen above it, nor is any peak above the
+/// lowest max on its path.
+#[test]
+fn charges_across_two_levels_vs_lowering_max() {
+    model(|| {
+        // 0 (max 2) <- 1 (no max): the leaf adds before it looks.
+        let tree = Tree::new(&[None, Some(0)]);
+        tree.at(0).counter.set(Setting::Max, 2);
+        let t1 = tree.clone();
+        let a = thread::spawn(move || t1.charge(1, 2));
+        let t2 = tree.clone();
+        let b = thread::spawn(move || {
+            let charged = t2.charge(1, 1);
+            assert!(t2.at(0).counter.usage() <= 2, "parent above its max");
+            charged
+        });
+        tree.at(1).counter.set(Setting::Max, 1);
+        assert!(tree.at(0).counter.usage() <= 2, "parent above its max");
+        let held = [(a.join().unwrap(), 2), (b.join().unwrap(), 1)];
+        // The parent's max never moved: at most one of them fits.
+        assert!(!(held[0].0 && held[1].0));
+        for i in 0..2 {
+            let peak = tree.at(i).counter.peak();
+            assert!(peak <= 2, "node {i}: peak {peak} above the parent's max");
+        }
+        for (charged, amount) in held {
+            if charged {
+                assert!(tree.uncharge(1, amount));
+            }
+        }
+        assert_eq!(tree.at(0).counter.usage(), 0);
+    });
+}
+
+/// Defect 3: a driver over-uncharges one pool while its sibling's charge is
+/// uncharged and the device goes. The parent must not be emptied (and
+/// released) by the bug while the sibling's bytes are still in it.
+#[test]
+fn over_uncharge_vs_close_detached() {
+    model(|| {
+        let tree = Tree::new(&[None, Some(0), Some(0)]);
+        assert!(tree.charge(1, 1));
+        assert!(tree.charge(2, 1));
+        let t1 = tree.clone();
+        let buggy = thread::spawn(move || assert!(!t1.over_uncharge(1, 1, 2)));
+        let t2 = tree.clone();
+        let sibling = thread::spawn(move || assert!(t2.uncharge(2, 1)));
+        tree.close(1, CLOSED_DETACHED);
+        tree.close(2, CLOSED_DETACHED);
+        tree.close(0, CLOSED_DETACHED);
+        buggy.join().unwrap();
+        sibling.join().unwrap();
+        tree.assert_all_released();
+    });
+}
+
+/// Defect 6: two over-uncharges by another consumer than the pool's owner
+/// race; the per-consumer count must end at zero, never wrapped.
+#[test]
+fn racing_over_uncharges_leave_no_wrapped_consumer_count() {
+    model(|| {
+        let tree = Tree::new(&[None]);
+        // Consumer 0 owns the pool; consumer 1's bytes are counted apart.
+        assert!(counter::try_charge(tree.at(0), 1, 0, release).is_ok());
+        assert!(counter::try_charge(tree.at(0), 1, 1, release).is_ok());
+        let over = |t: Arc<Tree>| {
+            move || {
+                // SAFETY: a deliberate driver bug on a live tree.
+                let _ = unsafe { counter::uncharge(NonNull::from(t.at(0)), 2, 1, release) };
+            }
+        };
+        let a = thread::spawn(over(tree.clone()));
+        let b = thread::spawn(over(tree.clone()));
+        a.join().unwrap();
+        b.join().unwrap();
+        let c = &tree.at(0).counter;
+        assert_eq!(c.local_usage(1, c.usage()), 0);
+    });
+}
+
+// ---- Races found in review: each failed before its fix. ----
+
+/// A buggy over-uncharge on one leaf races a charge to the same leaf that
+/// the full parent refuses. When charges raised levels from the pool up, the
+/// charge in flight made the leaf "cover" the bug, which then took the
+/// sibling's byte from the parent, unreported, and the parent was freed
+/// under the sibling's charge once the device went. Raising from the root
+/// down, a leaf never holds bytes its parent does not.
+#[test]
+fn over_uncharge_masked_by_a_charge_in_flight_vs_close_detached() {
+    model(|| {
+        // 0 (max 2) <- {1, 2}: the leaves have no max.
+        let tree = Tree::new(&[None, Some(0), Some(0)]);
+        tree.at(0).counter.set(Setting::Max, 2);
+        assert!(tree.charge(1, 1)); // the buggy driver's charge
+        assert!(tree.charge(2, 1)); // the sibling's charge
+        let t1 = tree.clone();
+        // Usually refused: the parent is full.
+        let charger = thread::spawn(move || t1.charge(1, 1));
+        let t2 = tree.clone();
+        let buggy = thread::spawn(move || {
+            let _ = t2.over_uncharge(1, 1, 2);
+        });
+        let charged = charger.join().unwrap();
+        buggy.join().unwrap();
+        if charged {
+            // Its bytes may have been taken by the bug: that damage stays
+            // in the buggy driver's own pool, and is not what this checks.
+            let _ = tree.uncharge(1, 1);
+        }
+        // No charge in flight any more: the device may go.
+        tree.close(1, CLOSED_DETACHED);
+        tree.close(2, CLOSED_DETACHED);
+        tree.close(0, CLOSED_DETACHED);
+        assert!(tree.uncharge(2, 1), "the sibling's byte was taken");
+        tree.assert_all_released();
+    });
+}
+
+/// A `max` lowered below usage between a charge's raise and its commit
+/// (accepted, see `Counter::set`) must not cap `dev.peak` below a usage that
+/// was really reached (and below `dev.current`).
+#[test]
+fn peak_not_below_usage_when_max_lowered_during_charge() {
+    model(|| {
+        let tree = Tree::new(&[None]);
+        tree.at(0).counter.set(Setting::Max, 2);
+        let t = tree.clone();
+        let charger = thread::spawn(move || t.charge(0, 2));
+        tree.at(0).counter.set(Setting::Max, 1);
+        if charger.join().unwrap() {
+            let c = &tree.at(0).counter;
+            assert!(
+                c.peak() >= c.usage(),
+                "peak {} below usage {}",
+                c.peak(),
+                c.usage()
+            );
+            assert!(tree.uncharge(0, 2));
+        }
+    });
+}
+
+/// A charge refused by a closed parent that has no max (so it added before
+/// it looked) races the last uncharge and the close of the leaf: each flag
+/// released exactly once.
+#[test]
+fn refused_at_closed_parent_vs_last_uncharge_and_close() {
+    model(|| {
+        let tree = Tree::new(&[None, Some(0)]);
+        assert!(tree.charge(1, 1));
+        tree.close(0, CLOSED_OFFLINE);
+        let t1 = tree.clone();
+        let charger = thread::spawn(move || assert!(!t1.charge(1, 2)));
+        tree.close(1, CLOSED_OFFLINE);
+        assert!(tree.uncharge(1, 1));
+        charger.join().unwrap();
+        tree.close(1, CLOSED_DETACHED);
+        tree.close(0, CLOSED_DETACHED);
+        tree.assert_all_released();
+    });
+}
+
+/// Two charges refused by an offline counter (both add before they look)
+/// race its last uncharge. Three threads: bounded at 3 preemptions.
+#[test]
+fn two_refused_charges_vs_last_uncharge_on_offline_counter() {
+    model_bounded(3, || {
+        let tree = Tree::new(&[None, Some(0)]);
+        assert!(tree.charge(1, 1));
+        tree.close(1, CLOSED_OFFLINE);
+        let t1 = tree.clone();
+        let a = thread::spawn(move || assert!(!t1.charge(1, 2)));
+        let t2 = tree.clone();
+        let b = thread::spawn(move || assert!(!t2.charge(1, 3)));
+        assert!(tree.uncharge(1, 1));
+        a.join().unwrap();
+        b.join().unwrap();
+        assert_eq!(tree.at(1).counter.usage(), 0);
+        tree.close(1, CLOSED_DETACHED);
+        tree.close(0, CLOSED_DETACHED);
+        tree.assert_all_released();
+    });
+}
+
+/// A refusal is `Limit` or `TooLarge` by the `max` the refusing level
+/// compared against: a `max` raised to "max" meanwhile must not turn a limit
+/// refusal of a tiny charge into `TooLarge` (-ENOMEM, not -EAGAIN: TTM then
+/// neither evicts nor retries).
+#[test]
+fn raising_max_during_refusal_is_not_too_large() {
+    model(|| {
+        let tree = Tree::new(&[None]);
+        tree.at(0).counter.set(Setting::Max, 1);
+        let t = tree.clone();
+        let charger = thread::spawn(move || {
+            match counter::try_charge(t.at(0), 2, 0, release) {
+                Ok(()) => {
+                    // SAFETY: the charge just made.
+                    assert!(
+                        unsafe { counter::uncharge(NonNull::from(t.at(0)), 2, 0, release) }.is_ok()
+                    );
+                }
+                Err(Refusal::TooLarge) => panic!("a 2-byte charge refused as too large"),
+                Err(Refusal::Limit(_) | Refusal::Closed) => {}
+            }
+        });
+        tree.at(0).counter.set(Setting::Max, u64::MAX);
+        charger.join().unwrap();
+    });
+}

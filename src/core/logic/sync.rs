@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The atomics the counters use: `core`'s, except under `cfg(loom)`, where the
+//! host's model checker (`cargo test` with `--cfg loom`, see
+//! `loom_models.rs`) swaps in its own, so that the models run the very code
+//! the kernel runs.
+//!
+//! Under loom every atomic also carries a *freed* mark, set when the model
+//! frees the counter that holds it (see `Counter::mark_freed`). Any later
+//! access panics: a use-after-free in the release protocol is then a failed
+//! model, not memory silently reused.
+
+#[cfg(not(loom))]
+pub(crate) use core::sync::atomic::{AtomicU64, AtomicU8};
+
+#[cfg(loom)]
+pub(crate) use checked::{AtomicU64, AtomicU8};
+
+#[cfg(loom)]
+mod checked {
+    use core::sync::atomic::Ordering;
+    // Not a loom atomic: loom runs one thread at a time, and the mark is
+    // bookkeeping of the model, not a memory access of the code under test.
+    use std::sync::atomic::AtomicBool;
+
+    macro_rules! checked_atomic {
+        ($name:ident, $int:ty) => {
+            /// A loom atomic that refuses every access once freed.
+            #[derive(Debug)]
+            pub(crate) struct $name {
+                inner: loom::sync::atomic::$name,
+                freed: AtomicBool,
+            }
+
+            impl $name {
+                pub(crate) fn new(value: $int) -> Self {
+                    $name {
+                        inner: loom::sync::atomic::$name::new(value),
+                        freed: AtomicBool::new(false),
+                    }
+                }
+
+                fn live(&self) -> &loom::sync::atomic::$name {
+                    assert!(
+                        !self.freed.load(Ordering::SeqCst),
+                        "use after free: an atomic of a released counter was accessed"
+                    );
+                    &self.inner
+                }
+
+                /// Marks the atomic freed: every later access panics.
+                pub(crate) fn mark_freed(&self) {
+                    self.live();
+                    self.freed.store(true, Ordering::SeqCst);
+                }
+
+                pub(crate) fn load(&self, order: Ordering) -> $int {
+                    self.live().load(order)
+                }
+
+                pub(crate) fn store(&self, value: $int, order: Ordering) {
+                    self.live().store(value, order)
+                }
+
+                pub(crate) fn swap(&self, value: $int, order: Ordering) -> $int {
+                    self.live().swap(value, order)
+                }
+
+                pub(crate) fn fetch_add(&self, value: $int, order: Ordering) -> $int {
+                    self.live().fetch_add(value, order)
+                }
+
+                pub(crate) fn fetch_max(&self, value: $int, order: Ordering) -> $int {
+                    self.live().fetch_max(value, order)
+                }
+
+                pub(crate) fn compare_exchange(
+                    &self,
+                    current: $int,
+                    new: $int,
+                    success: Ordering,
+                    failure: Ordering,
+                ) -> Result<$int, $int> {
+                    self.live().compare_exchange(current, new, success, failure)
+                }
+
+                pub(crate) fn compare_exchange_weak(
+                    &self,
+                    current: $int,
+                    new: $int,
+                    success: Ordering,
+                    failure: Ordering,
+                ) -> Result<$int, $int> {
+                    self.live()
+                        .compare_exchange_weak(current, new, success, failure)
+                }
+            }
+        };
+    }
+
+    checked_atomic!(AtomicU64, u64);
+    checked_atomic!(AtomicU8, u8);
+}
