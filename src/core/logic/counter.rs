@@ -10,13 +10,16 @@
 //! accepted and only blocks new charges). A failed charge rolls back the
 //! levels it already raised, so nothing stays charged.
 //!
-//! A charge raises levels from the root down, and an uncharge lowers them
-//! from the pool up. So every byte a level holds, charged or in flight, is
-//! also held by each level above it, at every moment: a parent's usage is
-//! never below the sum of its children's. That is what makes an uncharge
-//! that a level does not cover (a driver bug) harmless to others: the level
-//! gives up what it holds and the levels above are lowered by that much
-//! only (see `lower_rest`), which never reaches a sibling's bytes.
+//! An uncharge that a level does not cover (a driver bug) is clamped: the
+//! level gives up what it holds and the levels above are lowered by that
+//! much only (see `lower_rest`), so the bug cannot take bytes a sibling's
+//! charges hold in a parent. A level without a `max` adds a charge before it
+//! looks, so such a bug may also take the bytes of a charge in flight there;
+//! if that charge is then refused above, its roll-back finds the shortfall
+//! and gives it back to the levels it never raised, which the bug lowered
+//! on its behalf (see [`Unfinished::roll_back`]). Those levels are open
+//! meanwhile (a charging cgroup's ancestors are online, and its device is
+//! held), so nothing can be released in between.
 //!
 //! # Closing, and who releases
 //!
@@ -83,6 +86,12 @@ struct Hot {
     /// Bytes charged to this very pool (not its descendants) by each
     /// consumer other than `owner`.
     local: [AtomicU64; NR_CONSUMERS],
+    /// The first consumer to charge this pool; set once. Its bytes are not
+    /// counted in `local`, but found when read as what the others leave of
+    /// the pool's own usage: most pools serve one framework, whose charges
+    /// then cost no atomic operation here. Read by every charge and
+    /// uncharge of the pool, so it shares their line (which has room).
+    owner: AtomicU8,
 }
 
 /// Usage, limits, protection, peak, events and per-consumer usage of one pool.
@@ -105,11 +114,6 @@ pub struct Counter {
     events_max: AtomicU64,
     /// Refusals caused by this level's own `max` (`dev.events.local`).
     events_max_local: AtomicU64,
-    /// The first consumer to charge this pool; set once. Its bytes are not
-    /// counted in `local`, but found when read as what the others leave of
-    /// the pool's own usage: most pools serve one framework, whose charges
-    /// then cost no atomic operation here.
-    owner: AtomicU8,
 }
 
 /// A node of the counter tree.
@@ -158,6 +162,7 @@ macro_rules! new_counter {
             hot: Hot {
                 usage: AtomicU64::new(0),
                 local: $local,
+                owner: AtomicU8::new(NO_OWNER),
             },
             max: AtomicU64::new(MAX_USAGE),
             max_set: AtomicU64::new(u64::MAX),
@@ -167,7 +172,6 @@ macro_rules! new_counter {
             peak_since_reset: AtomicU64::new(0),
             events_max: AtomicU64::new(0),
             events_max_local: AtomicU64::new(0),
-            owner: AtomicU8::new(NO_OWNER),
         }
     };
 }
@@ -190,7 +194,12 @@ impl Counter {
     #[cfg(loom)]
     pub(crate) fn mark_freed(&self) {
         let Counter {
-            hot: Hot { usage, local },
+            hot:
+                Hot {
+                    usage,
+                    local,
+                    owner,
+                },
             max,
             max_set,
             min,
@@ -199,7 +208,6 @@ impl Counter {
             peak_since_reset,
             events_max,
             events_max_local,
-            owner,
         } = self;
         for atomic in [
             usage,
@@ -251,7 +259,7 @@ impl Counter {
         let Some(local) = self.hot.local.get(consumer) else {
             return 0;
         };
-        if usize::from(self.owner.load(Relaxed)) != consumer {
+        if usize::from(self.hot.owner.load(Relaxed)) != consumer {
             return local.load(Relaxed);
         }
         let others: u64 = self
@@ -268,8 +276,9 @@ impl Counter {
     /// The counter of `consumer`'s own bytes, or `None` for the owner.
     #[inline(always)]
     fn local_of(&self, consumer: u8) -> Option<&AtomicU64> {
-        let owner = match self.owner.load(Relaxed) {
+        let owner = match self.hot.owner.load(Relaxed) {
             NO_OWNER => match self
+                .hot
                 .owner
                 .compare_exchange(NO_OWNER, consumer, Relaxed, Relaxed)
             {
@@ -380,10 +389,7 @@ impl Counter {
                 Ok(new)
             } else {
                 // Closed, or past what a counter holds: no max refused it.
-                Err(Stop {
-                    raised: true,
-                    too_large: true,
-                })
+                Err(Stop(Stop::RAISED | Stop::TOO_LARGE))
             };
         }
         let mut old = self.hot.usage.load(Relaxed);
@@ -392,10 +398,7 @@ impl Counter {
             let max = self.max.load(Relaxed);
             let Some(new) = old.checked_add(amount).filter(|new| *new <= max) else {
                 // Decided by the `max` compared against, not one read later.
-                return Err(Stop {
-                    raised: false,
-                    too_large: max == MAX_USAGE,
-                });
+                return Err(Stop(if max == MAX_USAGE { Stop::TOO_LARGE } else { 0 }));
             };
             match self
                 .hot
@@ -515,17 +518,29 @@ pub struct Raised<'a, N> {
     stale_peak: bool,
 }
 
-/// How a level refused a charge. Small enough to travel in one register.
+/// How a level refused a charge: [`Stop::RAISED`] and [`Stop::TOO_LARGE`]
+/// bits, in one byte so that it travels in one register (a pair of `bool`s
+/// would take two, and push a caller's sixth argument onto the stack).
 #[derive(Clone, Copy, Debug)]
-pub struct Stop {
-    /// Whether the level holds the charge anyway (added before looking).
-    raised: bool,
-    /// Whether no `max` refused it: the level was closed, or would hold more
-    /// than [`MAX_USAGE`].
-    too_large: bool,
+pub struct Stop(u8);
+
+impl Stop {
+    /// The level holds the charge anyway (it added before looking).
+    const RAISED: u8 = 1;
+    /// No `max` refused it: the level was closed, or would hold more than
+    /// [`MAX_USAGE`].
+    const TOO_LARGE: u8 = 2;
+
+    fn raised(self) -> bool {
+        self.0 & Self::RAISED != 0
+    }
+
+    fn too_large(self) -> bool {
+        self.0 & Self::TOO_LARGE != 0
+    }
 }
 
-/// A charge that a level refused, with the levels above it still raised:
+/// A charge that a level refused, with the levels below it still raised:
 /// [`Unfinished::roll_back`] undoes them.
 #[must_use]
 pub struct Unfinished<'a, N> {
@@ -535,13 +550,8 @@ pub struct Unfinished<'a, N> {
     stop: Stop,
 }
 
-/// Levels a charge raises from a path kept on the stack; deeper paths (rare:
-/// cgroups nested more than this) take [`raise_deep`].
-const PATH_ON_STACK: usize = 16;
-
-/// First step of a charge: raises every level from the root down to `node`
-/// (see the module docs for why in that order), or stops at the first one
-/// that refuses.
+/// First step of a charge: raises every level from `node` up, or stops at
+/// the first one that refuses.
 //
 // The fast paths (this, `commit` and `uncharge`) make no call that returns
 // into them: everything rare is `#[cold]` and out of line, so the common
@@ -549,20 +559,14 @@ const PATH_ON_STACK: usize = 16;
 // access). Callers keep it so by reaching their own slow paths by tail calls.
 #[inline(always)]
 pub fn raise<N: Node>(node: &N, amount: u64) -> Result<Raised<'_, N>, Unfinished<'_, N>> {
-    let mut path = [node; PATH_ON_STACK];
-    let mut depth = 0;
-    let mut level = Some(node);
-    while let Some(at) = level {
-        let Some(slot) = path.get_mut(depth) else {
-            return raise_deep(node, amount);
-        };
-        *slot = at;
-        depth += 1;
-        level = at.parent();
-    }
     let mut stale_peak = false;
-    for &level in path[..depth].iter().rev() {
+    let mut level = node;
+    loop {
         stale_peak |= raise_level(node, level, amount)?;
+        match level.parent() {
+            Some(parent) => level = parent,
+            None => break,
+        }
     }
     Ok(Raised {
         node,
@@ -589,25 +593,6 @@ fn raise_level<'a, N: Node>(
             stop,
         }),
     }
-}
-
-/// [`raise`] for a path deeper than [`PATH_ON_STACK`]: finds each level from
-/// `node` again (quadratic in depth, but allocates nothing).
-#[cold]
-#[inline(never)]
-fn raise_deep<N: Node>(node: &N, amount: u64) -> Result<Raised<'_, N>, Unfinished<'_, N>> {
-    let depth = ancestors(node).count();
-    let mut stale_peak = false;
-    for above in (0..depth).rev() {
-        if let Some(level) = ancestors(node).nth(above) {
-            stale_peak |= raise_level(node, level, amount)?;
-        }
-    }
-    Ok(Raised {
-        node,
-        amount,
-        stale_peak,
-    })
 }
 
 impl<'a, N: Node> Raised<'a, N> {
@@ -664,37 +649,25 @@ impl<'a, N: Node> Unfinished<'a, N> {
             stop,
         } = self;
         let closed = level.counter().is_closed();
-        // The levels above `level` were raised (from the root down), and
-        // `level` itself if it added before it looked.
-        let from = if stop.raised {
-            Some(level)
-        } else {
+        let until = if stop.raised() {
             level.parent()
+        } else {
+            Some(level)
         };
-        if let Some(from) = from {
-            // SAFETY: every level from `from` up holds our `amount` until
-            // `lower_levels` takes it back. (A charge's caller keeps its
-            // levels alive, so using `level` below is fine even if this
-            // released it: only a detached pool is freed on release.)
-            let _ = unsafe { lower_levels(NonNull::from(from), None, amount, release) };
-        }
-        // The refusal names the first level from `node` up that refuses, as
-        // the memory controller's bottom-up walk finds it: the most specific
-        // limit, which `dev.events.local` counts and eviction works under.
-        // The levels below `level` were not raised; they are only looked at.
-        let below = ancestors(node)
-            .take_while(|l| !core::ptr::eq(*l, level))
-            .find(|l| {
-                let c = l.counter();
-                c.is_closed() || c.usage().saturating_add(amount) > c.max.load(Relaxed)
-            });
-        let (level, closed, too_large) = match below {
-            Some(l) => {
-                let c = l.counter();
-                (l, c.is_closed(), c.max.load(Relaxed) == MAX_USAGE)
+        // SAFETY: `node` is valid for `'a`, and every level below `until`
+        // holds our `amount` until `lower_levels` takes it back. (A charge's
+        // caller keeps its levels alive, so using `level` below is fine even
+        // if this released it: only a detached pool is freed on release.)
+        let taken = unsafe { lower_levels(NonNull::from(node), until, amount, release) };
+        if let (Some(until), true) = (until, taken < amount) {
+            // Some of our bytes were taken by an uncharge that they made
+            // look covered (a driver bug), which then lowered the levels
+            // above, which we never raised, by them too: give those back.
+            for above in ancestors(until) {
+                above.counter().hot.usage.fetch_add(amount - taken, Relaxed);
             }
-            None => (level, closed, stop.too_large),
-        };
+        }
+        let too_large = stop.too_large();
         if closed {
             return Refusal::Closed;
         }
@@ -769,7 +742,11 @@ pub unsafe fn uncharge<N: Node>(
         }
     }
     // SAFETY: as above, for every level up to the root.
-    unsafe { lower_levels(node, None, amount, release) }
+    if unsafe { lower_levels(node, None, amount, release) } == amount {
+        Ok(())
+    } else {
+        Err(amount)
+    }
 }
 
 /// The levels from `from` up to, not including, `until`, as pointers. Each
@@ -794,8 +771,8 @@ unsafe fn levels<N: Node>(
     })
 }
 
-/// Lowers every level from `from` up to, not including, `until`. Fails with
-/// `amount` if some level did not cover it.
+/// Lowers every level from `from` up to, not including, `until`. Returns
+/// what the last level gave up: `amount`, unless some level did not cover it.
 ///
 /// # Safety
 ///
@@ -806,7 +783,7 @@ unsafe fn lower_levels<N: Node>(
     until: Option<&N>,
     amount: u64,
     release: impl FnMut(NonNull<N>, u64),
-) -> Result<(), u64> {
+) -> u64 {
     // SAFETY: the caller's bytes keep each level alive until they are taken.
     for level in unsafe { levels(from, until) } {
         // SAFETY: as above.
@@ -815,7 +792,7 @@ unsafe fn lower_levels<N: Node>(
             return unsafe { lower_rest(level, until, amount, release) };
         }
     }
-    Ok(())
+    amount
 }
 
 /// [`lower_levels`] from a level that is closed or does not cover `amount`:
@@ -837,7 +814,7 @@ unsafe fn lower_rest<N: Node>(
     until: Option<&N>,
     amount: u64,
     mut release: impl FnMut(NonNull<N>, u64),
-) -> Result<(), u64> {
+) -> u64 {
     let mut left = amount;
     // SAFETY: as in `lower_levels`; `release` is the last use of a level.
     for level in unsafe { levels(from, until) } {
@@ -853,11 +830,7 @@ unsafe fn lower_rest<N: Node>(
             break;
         }
     }
-    if left == amount {
-        Ok(())
-    } else {
-        Err(amount)
-    }
+    left
 }
 
 #[cfg(all(test, not(loom)))]

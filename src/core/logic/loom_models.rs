@@ -391,11 +391,12 @@ fn racing_over_uncharges_leave_no_wrapped_consumer_count() {
 // ---- Races found in review: each failed before its fix. ----
 
 /// A buggy over-uncharge on one leaf races a charge to the same leaf that
-/// the full parent refuses. When charges raised levels from the pool up, the
-/// charge in flight made the leaf "cover" the bug, which then took the
-/// sibling's byte from the parent, unreported, and the parent was freed
-/// under the sibling's charge once the device went. Raising from the root
-/// down, a leaf never holds bytes its parent does not.
+/// the full parent refuses. The charge in flight (the leaf has no max, so it
+/// added before it looked) makes the leaf "cover" the bug, which then takes
+/// the sibling's byte from the parent, unreported; the parent was freed
+/// under the sibling's charge once the device went. The refused charge's
+/// roll-back now finds its bytes gone and gives them back to the levels it
+/// never raised.
 #[test]
 fn over_uncharge_masked_by_a_charge_in_flight_vs_close_detached() {
     model(|| {
