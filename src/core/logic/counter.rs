@@ -10,16 +10,18 @@
 //! accepted and only blocks new charges). A failed charge rolls back the
 //! levels it already raised, so nothing stays charged.
 //!
-//! An uncharge that a level does not cover (a driver bug) is clamped: the
-//! level gives up what it holds and the levels above are lowered by that
-//! much only (see `lower_rest`), so the bug cannot take bytes a sibling's
-//! charges hold in a parent. A level without a `max` adds a charge before it
-//! looks, so such a bug may also take the bytes of a charge in flight there;
-//! if that charge is then refused above, its roll-back finds the shortfall
-//! and gives it back to the levels it never raised, which the bug lowered
-//! on its behalf (see [`Unfinished::roll_back`]). Those levels are open
-//! meanwhile (a charging cgroup's ancestors are online, and its device is
-//! held), so nothing can be released in between.
+//! A charge raises levels from the root down, and an uncharge lowers them
+//! from the pool up. So every byte a level holds, charged or in flight, is
+//! also held by each level above it, at every moment: a parent's usage is
+//! never below the sum of its children's. That is what makes an uncharge
+//! that a level does not cover (a driver bug) harmless to others: the level
+//! gives up what it holds and the levels above are lowered by that much
+//! only (see `lower_rest`), which never reaches a sibling's bytes, even when
+//! a charge in flight made the level look covered. (Raising from the pool
+//! up, as `page_counter` does, lets such a bug take a sibling's bytes from
+//! the parent, and free the parent under the sibling's charge once the
+//! device is gone; no repair in the roll-back of the charge in flight can
+//! tell how far the bug's walk went.)
 //!
 //! # Closing, and who releases
 //!
@@ -48,6 +50,7 @@
 //! exist.
 
 use super::sync::{AtomicU64, AtomicU8};
+use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 use core::sync::atomic::Ordering::{AcqRel, Relaxed};
 
@@ -540,7 +543,7 @@ impl Stop {
     }
 }
 
-/// A charge that a level refused, with the levels below it still raised:
+/// A charge that a level refused, with the levels above it still raised:
 /// [`Unfinished::roll_back`] undoes them.
 #[must_use]
 pub struct Unfinished<'a, N> {
@@ -550,8 +553,14 @@ pub struct Unfinished<'a, N> {
     stop: Stop,
 }
 
-/// First step of a charge: raises every level from `node` up, or stops at
-/// the first one that refuses.
+/// Levels of a charge's path kept on the stack; the levels above them, in
+/// cgroups nested deeper than this (rare), are found again from the last
+/// one kept.
+const PATH_ON_STACK: usize = 16;
+
+/// First step of a charge: raises every level from the root down to `node`
+/// (see the module docs for why in that order), or stops at the first one
+/// that refuses.
 //
 // The fast paths (this, `commit` and `uncharge`) make no call that returns
 // into them: everything rare is `#[cold]` and out of line, so the common
@@ -559,14 +568,33 @@ pub struct Unfinished<'a, N> {
 // access). Callers keep it so by reaching their own slow paths by tail calls.
 #[inline(always)]
 pub fn raise<N: Node>(node: &N, amount: u64) -> Result<Raised<'_, N>, Unfinished<'_, N>> {
-    let mut stale_peak = false;
-    let mut level = node;
-    loop {
-        stale_peak |= raise_level(node, level, amount)?;
-        match level.parent() {
-            Some(parent) => level = parent,
-            None => break,
+    // Left uninitialised but for the levels written: filling all of it
+    // would cost as much as raising a level.
+    let mut path = [const { MaybeUninit::<&N>::uninit() }; PATH_ON_STACK];
+    let mut depth = 0;
+    let mut deepest_kept = node;
+    let mut level = Some(node);
+    while let Some(at) = level {
+        if let Some(slot) = path.get_mut(depth) {
+            slot.write(at);
+            deepest_kept = at;
         }
+        depth += 1;
+        level = at.parent();
+    }
+    let mut stale_peak = false;
+    // Levels above those kept, from the root down: each found again.
+    for above_kept in (1..=depth.saturating_sub(PATH_ON_STACK)).rev() {
+        let mut level = deepest_kept;
+        for _ in 0..above_kept {
+            level = level.parent().unwrap_or(level);
+        }
+        stale_peak |= raise_level(node, level, amount)?;
+    }
+    for slot in path[..depth.min(PATH_ON_STACK)].iter().rev() {
+        // SAFETY: the first `depth` slots (at most all) were written above.
+        let level = unsafe { slot.assume_init() };
+        stale_peak |= raise_level(node, level, amount)?;
     }
     Ok(Raised {
         node,
@@ -649,25 +677,37 @@ impl<'a, N: Node> Unfinished<'a, N> {
             stop,
         } = self;
         let closed = level.counter().is_closed();
-        let until = if stop.raised() {
-            level.parent()
-        } else {
+        // The levels above `level` were raised (from the root down), and
+        // `level` itself if it added before it looked.
+        let from = if stop.raised() {
             Some(level)
+        } else {
+            level.parent()
         };
-        // SAFETY: `node` is valid for `'a`, and every level below `until`
-        // holds our `amount` until `lower_levels` takes it back. (A charge's
-        // caller keeps its levels alive, so using `level` below is fine even
-        // if this released it: only a detached pool is freed on release.)
-        let taken = unsafe { lower_levels(NonNull::from(node), until, amount, release) };
-        if let (Some(until), true) = (until, taken < amount) {
-            // Some of our bytes were taken by an uncharge that they made
-            // look covered (a driver bug), which then lowered the levels
-            // above, which we never raised, by them too: give those back.
-            for above in ancestors(until) {
-                above.counter().hot.usage.fetch_add(amount - taken, Relaxed);
-            }
+        if let Some(from) = from {
+            // SAFETY: every level from `from` up holds our `amount` until
+            // `lower_levels` takes it back. (A charge's caller keeps its
+            // levels alive, so using `level` below is fine even if this
+            // released it: only a detached pool is freed on release.)
+            let _ = unsafe { lower_levels(NonNull::from(from), None, amount, release) };
         }
-        let too_large = stop.too_large();
+        // The refusal names the first level from `node` up that refuses, as
+        // the memory controller's bottom-up walk finds it: the most specific
+        // limit, which `dev.events.local` counts and eviction works under.
+        // The levels below `level` were not raised; they are only looked at.
+        let below = ancestors(node)
+            .take_while(|l| !core::ptr::eq(*l, level))
+            .find(|l| {
+                let c = l.counter();
+                c.is_closed() || c.usage().saturating_add(amount) > c.max.load(Relaxed)
+            });
+        let (level, closed, too_large) = match below {
+            Some(l) => {
+                let c = l.counter();
+                (l, c.is_closed(), c.max.load(Relaxed) == MAX_USAGE)
+            }
+            None => (level, closed, stop.too_large()),
+        };
         if closed {
             return Refusal::Closed;
         }

@@ -19,8 +19,9 @@
 //!
 //! Run with `scripts/loom.sh` (part of `make test`):
 //! `RUSTFLAGS="--cfg loom" cargo test --release loom_models`. Every model
-//! runs exhaustively but the one with three threads, bounded at 3
-//! preemptions; larger models would need `LOOM_MAX_PREEMPTIONS`.
+//! runs exhaustively but those with three threads, bounded at 3 or 4
+//! preemptions (each says which); larger models would need
+//! `LOOM_MAX_PREEMPTIONS`.
 
 use super::counter::{self, Counter, Node, Refusal, Setting, CLOSED_DETACHED, CLOSED_OFFLINE};
 use core::ptr::NonNull;
@@ -394,9 +395,8 @@ fn racing_over_uncharges_leave_no_wrapped_consumer_count() {
 /// the full parent refuses. The charge in flight (the leaf has no max, so it
 /// added before it looked) makes the leaf "cover" the bug, which then takes
 /// the sibling's byte from the parent, unreported; the parent was freed
-/// under the sibling's charge once the device went. The refused charge's
-/// roll-back now finds its bytes gone and gives them back to the levels it
-/// never raised.
+/// under the sibling's charge once the device went. Raising from the root
+/// down, a leaf never holds bytes its parent does not.
 #[test]
 fn over_uncharge_masked_by_a_charge_in_flight_vs_close_detached() {
     model(|| {
@@ -518,5 +518,305 @@ fn raising_max_during_refusal_is_not_too_large() {
         });
         tree.at(0).counter.set(Setting::Max, u64::MAX);
         charger.join().unwrap();
+    });
+}
+
+// ---- Over-uncharges masked by charges in flight. ----
+//
+// Charges raised from the pool up, with a roll-back that gave back to the
+// levels it never raised what a masked over-uncharge took there, failed
+// every model of this section but the last; raising from the root down
+// (with no compensation) passes them all.
+
+impl Tree {
+    /// No level holds bytes that no committed charge accounts for: once
+    /// nothing is in flight, a level's usage may fall short of its committed
+    /// bytes (a driver bug's damage) but never exceed them, or the excess
+    /// would block its `max` and its release forever.
+    fn assert_no_phantom_bytes(&self) {
+        let phantom: Vec<(usize, u64, u64)> = self
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (i, n.counter.usage(), n.committed.load(SeqCst)))
+            .filter(|(_, usage, committed)| usage > committed)
+            .collect();
+        assert!(
+            phantom.is_empty(),
+            "phantom bytes (node, usage, committed): {phantom:?}"
+        );
+    }
+}
+
+/// A roll-back that gave back `amount - taken` to the levels it never
+/// raised (bottom-up raising). That is only what the over-uncharge took there if its walk
+/// was not clamped above: here the parent holds just the buggy driver's own
+/// byte, so the bug takes 1 there, not 2, and the compensation leaves a
+/// phantom byte in a parent whose `max` is 1: every later charge is refused,
+/// and the detached parent is never released.
+#[test]
+fn over_uncharge_clamped_above_leaves_no_phantom_bytes() {
+    model(|| {
+        // 0 (max 1) <- 1 (no max).
+        let tree = Tree::new(&[None, Some(0)]);
+        tree.at(0).counter.set(Setting::Max, 1);
+        assert!(tree.charge(1, 1)); // the buggy driver's charge
+        let t1 = tree.clone();
+        // Refused while the parent is full.
+        let charger = thread::spawn(move || t1.charge(1, 1));
+        let t2 = tree.clone();
+        let buggy = thread::spawn(move || {
+            let _ = t2.over_uncharge(1, 1, 2);
+        });
+        if charger.join().unwrap() {
+            let _ = tree.uncharge(1, 1);
+        }
+        buggy.join().unwrap();
+        tree.assert_no_phantom_bytes();
+        tree.close(1, CLOSED_DETACHED);
+        tree.close(0, CLOSED_DETACHED);
+        tree.assert_all_released();
+    });
+}
+
+/// Raising bottom-up, an over-uncharge (of bytes the
+/// driver never charged) masked by the charge's bytes in the leaf can pass
+/// the middle level before the charge raises it, and take nothing there nor
+/// above. The charge then raises the middle level and is refused by the full
+/// root: its roll-back finds the leaf empty, stops (nothing left to take), so
+/// never takes its byte back from the middle level, and compensates the root
+/// for bytes the bug never took there.
+#[test]
+fn over_uncharge_before_a_raise_leaves_no_phantom_bytes() {
+    model(|| {
+        // 0 (max 1) <- 1 <- 2, and 0 <- 3: only 0 has a max.
+        let tree = Tree::new(&[None, Some(0), Some(1), Some(0)]);
+        tree.at(0).counter.set(Setting::Max, 1);
+        assert!(tree.charge(3, 1)); // the sibling fills the root
+        let t1 = tree.clone();
+        let charger = thread::spawn(move || t1.charge(2, 1));
+        let t2 = tree.clone();
+        // A driver uncharges a byte it never charged.
+        let buggy = thread::spawn(move || {
+            let _ = t2.over_uncharge(2, 0, 1);
+        });
+        if charger.join().unwrap() {
+            let _ = tree.uncharge(2, 1);
+        }
+        buggy.join().unwrap();
+        tree.assert_no_phantom_bytes();
+        assert!(tree.uncharge(3, 1), "the sibling's byte was taken");
+        for i in [2, 1, 3, 0] {
+            tree.close(i, CLOSED_DETACHED);
+        }
+        tree.assert_all_released();
+    });
+}
+
+/// A compensating roll-back (bottom-up raising) may land before the over-uncharge's walk reaches the
+/// levels it gives back to: until then they hold the bug's bytes and the
+/// compensation both, above a `max` they were full at. Readers (and the
+/// refused charger itself, right after) see `dev.current` above `dev.max`.
+#[test]
+fn masked_over_uncharge_never_shows_a_level_above_its_max() {
+    model(|| {
+        // 0 (max 2) <- {1, 2}: the leaves have no max.
+        let tree = Tree::new(&[None, Some(0), Some(0)]);
+        tree.at(0).counter.set(Setting::Max, 2);
+        assert!(tree.charge(1, 1)); // the buggy driver's charge
+        assert!(tree.charge(2, 1)); // the sibling's charge
+        let t1 = tree.clone();
+        let charger = thread::spawn(move || {
+            let charged = t1.charge(1, 1);
+            let usage = t1.at(0).counter.usage();
+            assert!(usage <= 2, "parent at {usage}, above its max of 2");
+            charged
+        });
+        let t2 = tree.clone();
+        let buggy = thread::spawn(move || {
+            let _ = t2.over_uncharge(1, 1, 2);
+        });
+        if charger.join().unwrap() {
+            let _ = tree.uncharge(1, 1);
+        }
+        buggy.join().unwrap();
+        assert!(tree.uncharge(2, 1), "the sibling's byte was taken");
+    });
+}
+
+/// As above, but what is seen above `max` stays: a charge committed in that
+/// window brings `dev.peak` up to the inflated usage, which `update_peaks`
+/// does not cap since usage is above `max` (as after a lowered `max`).
+/// Three threads: bounded at 4 preemptions (3 do not reach it).
+#[test]
+fn masked_over_uncharge_does_not_raise_peak_above_max() {
+    model_bounded(4, || {
+        // 0 (max 3) <- {1, 2}: the leaves have no max.
+        let tree = Tree::new(&[None, Some(0), Some(0)]);
+        tree.at(0).counter.set(Setting::Max, 3);
+        assert!(tree.charge(1, 1)); // the buggy driver's charge
+        assert!(tree.charge(2, 1)); // the sibling's charge
+        let t1 = tree.clone();
+        let charger = thread::spawn(move || t1.charge(1, 2));
+        let t2 = tree.clone();
+        let buggy = thread::spawn(move || {
+            let _ = t2.over_uncharge(1, 1, 3);
+        });
+        let sibling = tree.charge(2, 1);
+        let charged = charger.join().unwrap();
+        buggy.join().unwrap();
+        let peak = tree.at(0).counter.peak();
+        assert!(peak <= 3, "parent's peak {peak} above its max of 3");
+        if charged {
+            let _ = tree.uncharge(1, 2);
+        }
+        if sibling {
+            assert!(tree.uncharge(2, 1));
+        }
+    });
+}
+
+/// The refusing level itself may be closed (the cgroups go offline while the
+/// charge is in flight; `dev_cgroup_try_charge_css` charges a named cgroup
+/// that may be dying): it then adds before it looks, after the masked
+/// over-uncharge passed it. The bug's walk takes the middle level's own
+/// committed byte there, empties it, and releases its offline reference
+/// while that charge is still held; no roll-back can undo a release. (In the
+/// kernel that css reference is what keeps the pool, freed with the css,
+/// alive under the charge.) The root's max makes the charge always refused.
+#[test]
+fn masked_over_uncharge_does_not_release_a_closing_level_under_a_charge() {
+    model(|| {
+        // 0 (max 2) <- 1 <- 2.
+        let tree = Tree::new(&[None, Some(0), Some(1)]);
+        tree.at(0).counter.set(Setting::Max, 2);
+        assert!(tree.charge(1, 1)); // a charge made to the middle level itself
+        assert!(tree.charge(2, 1)); // the buggy driver's charge
+        let t1 = tree.clone();
+        let charger = thread::spawn(move || assert!(!t1.charge(2, 1)));
+        let t2 = tree.clone();
+        let buggy = thread::spawn(move || {
+            // Offline, children first, then the driver's bug.
+            t2.close(2, CLOSED_OFFLINE);
+            t2.close(1, CLOSED_OFFLINE);
+            let _ = t2.over_uncharge(2, 1, 2);
+        });
+        charger.join().unwrap();
+        buggy.join().unwrap();
+        assert!(tree.uncharge(1, 1), "the middle level's byte was taken");
+        tree.assert_no_phantom_bytes();
+        for i in [2, 1, 0] {
+            tree.close(i, CLOSED_DETACHED);
+        }
+        tree.assert_all_released();
+    });
+}
+
+/// A compensating roll-back (bottom-up raising) may add to a level that is closed and already released.
+/// The middle level refuses the charge without raising (its `max` was read
+/// before the offline reset, and its word is closed): it is `until`, so the
+/// compensation starts there. But the over-uncharge, masked by the charge's
+/// byte in the leaf, emptied it meanwhile (it held only the bug's own byte,
+/// so its walk was clamped there) and released its offline reference. The
+/// byte given back is phantom: the detached pool is then never released,
+/// and nothing releases it again. The root's `max` makes the charge always
+/// refused. Only the middle level is checked here (the root's own phantom
+/// is the clamp above, see the first model of this section).
+#[test]
+fn refused_charge_adds_nothing_to_a_closed_released_level() {
+    model(|| {
+        // 0 (max 1) <- 1 (max 2) <- 2 (no max).
+        let tree = Tree::new(&[None, Some(0), Some(1)]);
+        tree.at(0).counter.set(Setting::Max, 1);
+        tree.at(1).counter.set(Setting::Max, 2);
+        assert!(tree.charge(2, 1)); // the buggy driver's charge
+        let t1 = tree.clone();
+        let charger = thread::spawn(move || assert!(!t1.charge(2, 1)));
+        let t2 = tree.clone();
+        let buggy = thread::spawn(move || {
+            // Offline, children first, then the driver's bug.
+            t2.close(2, CLOSED_OFFLINE);
+            t2.close(1, CLOSED_OFFLINE);
+            let _ = t2.over_uncharge(2, 1, 2);
+        });
+        charger.join().unwrap();
+        buggy.join().unwrap();
+        let usage = tree.at(1).counter.usage();
+        assert_eq!(usage, 0, "{usage} bytes added to a closed, released level");
+        tree.close(2, CLOSED_DETACHED);
+        tree.close(1, CLOSED_DETACHED);
+        for i in [2, 1] {
+            let node = tree.at(i);
+            assert_eq!(
+                node.released.load(SeqCst),
+                node.closed.load(SeqCst),
+                "node {i}: detached pool never released"
+            );
+        }
+    });
+}
+
+/// Bottom-up, a charge's byte is in the leaf before it is in the parent, so
+/// an over-uncharge masked by it takes a sibling's byte from the parent
+/// until the charge raises it (here it then succeeds: no roll-back, no
+/// compensation). In that window the sibling's own, legitimate uncharge
+/// finds the parent short and is reported as an underflow (WARN_ONCE naming
+/// the wrong driver), as the model invariant "a legitimate uncharge always
+/// finds its bytes" forbids.
+#[test]
+fn sibling_uncharge_is_not_short_while_a_masked_over_uncharge_runs() {
+    model(|| {
+        // 0 <- {1, 2}: no max anywhere, so the charge succeeds.
+        let tree = Tree::new(&[None, Some(0), Some(0)]);
+        assert!(tree.charge(1, 1)); // the buggy driver's charge
+        assert!(tree.charge(2, 1)); // the sibling's charge
+        let t1 = tree.clone();
+        let charger = thread::spawn(move || assert!(t1.charge(1, 1)));
+        let t2 = tree.clone();
+        let buggy = thread::spawn(move || {
+            let _ = t2.over_uncharge(1, 1, 2);
+            // Another driver, on the sibling, gives back what it charged.
+            assert!(
+                t2.uncharge(2, 1),
+                "a legitimate uncharge found a level short"
+            );
+        });
+        charger.join().unwrap();
+        buggy.join().unwrap();
+        let _ = tree.uncharge(1, 1);
+        tree.assert_no_phantom_bytes();
+    });
+}
+
+/// Two refused charges in flight on the buggy driver's pool, one masked
+/// over-uncharge whose walk the parent covers: the roll-backs' shortfalls
+/// add up to exactly what the bug took from the parent beyond its own byte,
+/// whatever their order against the bug's walk. Three threads: bounded at 4
+/// preemptions.
+#[test]
+fn two_refused_charges_vs_a_covered_over_uncharge() {
+    model_bounded(4, || {
+        // 0 (max 3) <- {1, 2}: the leaves have no max.
+        let tree = Tree::new(&[None, Some(0), Some(0)]);
+        tree.at(0).counter.set(Setting::Max, 3);
+        assert!(tree.charge(1, 1)); // the buggy driver's charge
+        assert!(tree.charge(2, 2)); // the sibling's, filling the parent
+        let t1 = tree.clone();
+        let a = thread::spawn(move || t1.charge(1, 1));
+        let t2 = tree.clone();
+        let b = thread::spawn(move || t2.charge(1, 1));
+        let _ = tree.over_uncharge(1, 1, 3);
+        for charged in [a.join().unwrap(), b.join().unwrap()] {
+            if charged {
+                let _ = tree.uncharge(1, 1);
+            }
+        }
+        tree.assert_no_phantom_bytes();
+        assert!(tree.uncharge(2, 2), "the sibling's bytes were taken");
+        assert_eq!(tree.at(0).counter.usage(), 0);
+        for i in [1, 2, 0] {
+            tree.close(i, CLOSED_DETACHED);
+        }
+        tree.assert_all_released();
     });
 }
