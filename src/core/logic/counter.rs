@@ -562,10 +562,10 @@ const PATH_ON_STACK: usize = 16;
 /// (see the module docs for why in that order), or stops at the first one
 /// that refuses.
 //
-// The fast paths (this, `commit` and `uncharge`) make no call that returns
-// into them: everything rare is `#[cold]` and out of line, so the common
-// case needs no callee-saved registers (each push and pop is a memory
-// access). Callers keep it so by reaching their own slow paths by tail calls.
+// Everything rare is `#[cold]` and out of line, so that the common case
+// stays short. (Keeping the path costs registers: the charge entry points
+// now save some on the stack, which is part of the cost of the root-down
+// order; see the driver documentation's "Cost of a charge".)
 #[inline(always)]
 pub fn raise<N: Node>(node: &N, amount: u64) -> Result<Raised<'_, N>, Unfinished<'_, N>> {
     // Left uninitialised but for the levels written: filling all of it
