@@ -70,12 +70,13 @@ pub(crate) fn show(css: &OwnedCss, file: File, opener: usize, out: &mut impl Wri
     registry.with_devices(|devices| {
         // Taken for dev.peak only; always after the registry's lock.
         let watchers = (file == File::Peak).then(|| state.peak_watchers.lock());
+        let reader = watchers.as_ref().map(|w| w.reader(opener));
         for device in devices {
             let _ = out.write_str(device.name());
             for region in device.regions() {
                 let counter = state.pool(region).map(pool::Pool::counter);
-                if let Some(watchers) = &watchers {
-                    let peak = watchers.shown(opener, &region, counter);
+                if let Some(reader) = &reader {
+                    let peak = reader.shown(&region, counter);
                     let _ = write!(out, " region.{}={peak}", region.name());
                     continue;
                 }

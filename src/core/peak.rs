@@ -52,6 +52,21 @@ impl Watcher {
     }
 }
 
+/// What one open file of `dev.peak` reads: its watcher, if it was written to.
+pub(crate) struct PeakReader<'a>(Option<&'a Watcher>);
+
+impl PeakReader<'_> {
+    /// What `dev.peak` shows for a region of `counter` (`None`: the cgroup
+    /// has no pool for it).
+    pub(crate) fn shown(&self, region: &Region, counter: Option<&Counter>) -> u64 {
+        match (self.0, counter) {
+            (Some(watcher), Some(counter)) => watcher.ended(region).max(counter.peak_since_reset()),
+            (None, Some(counter)) => counter.peak(),
+            (_, None) => 0,
+        }
+    }
+}
+
 /// The written-to descriptors of one cgroup's `dev.peak`. A closed
 /// descriptor's slot is emptied and reused.
 pub(crate) struct PeakWatchers(KVec<Option<Watcher>>);
@@ -67,14 +82,10 @@ impl PeakWatchers {
             .position(|w| w.as_ref().is_some_and(|w| w.file == file))
     }
 
-    /// What `dev.peak` shows for a region of `counter` (`None`: the cgroup
-    /// has no pool for it) through the open file `file`.
-    pub(crate) fn shown(&self, file: usize, region: &Region, counter: Option<&Counter>) -> u64 {
-        let (Some(at), Some(counter)) = (self.position(file), counter) else {
-            return counter.map_or(0, Counter::peak);
-        };
-        let ended = self.0[at].as_ref().map_or(0, |w| w.ended(region));
-        ended.max(counter.peak_since_reset())
+    /// What reads of `dev.peak` through the open file `file` show, looked up
+    /// once for all regions.
+    pub(crate) fn reader(&self, file: usize) -> PeakReader<'_> {
+        PeakReader(self.position(file).and_then(|at| self.0[at].as_ref()))
     }
 
     /// Resets the peak of `file` for every region in `regions`, whose pools
@@ -85,10 +96,9 @@ impl PeakWatchers {
         regions: &[HeldRegion<'a>],
         pool_of: impl Fn(HeldRegion<'a>) -> Option<&'a Counter>,
     ) -> Result {
-        let new = self.position(file).is_none();
-        let at = match self.position(file) {
-            Some(at) => at,
-            None => self.insert(file)?,
+        let (at, new) = match self.position(file) {
+            Some(at) => (at, false),
+            None => (self.insert(file)?, true),
         };
         // Room for every region in every watcher, and out with the regions
         // whose device is gone (their entries would keep them allocated).

@@ -689,7 +689,7 @@ impl<'a, N: Node> Unfinished<'a, N> {
             // `lower_levels` takes it back. (A charge's caller keeps its
             // levels alive, so using `level` below is fine even if this
             // released it: only a detached pool is freed on release.)
-            let _ = unsafe { lower_levels(NonNull::from(from), None, amount, release) };
+            let _ = unsafe { lower_levels(NonNull::from(from), amount, release) };
         }
         // The refusal names the first level from `node` up that refuses, as
         // the memory controller's bottom-up walk finds it: the most specific
@@ -782,37 +782,34 @@ pub unsafe fn uncharge<N: Node>(
         }
     }
     // SAFETY: as above, for every level up to the root.
-    if unsafe { lower_levels(node, None, amount, release) } == amount {
+    if unsafe { lower_levels(node, amount, release) } == amount {
         Ok(())
     } else {
         Err(amount)
     }
 }
 
-/// The levels from `from` up to, not including, `until`, as pointers. Each
-/// level's parent is read before the level is yielded: once its caller has
-/// lowered a level, that level may be freed by someone else.
+/// The levels from `from` up to the root, as pointers. Each level's parent
+/// is read before the level is yielded: once its caller has lowered a level,
+/// that level may be freed by someone else.
 ///
 /// # Safety
 ///
 /// Every level in that range must stay alive until it has been yielded and
 /// its caller is done with it.
 #[inline(always)]
-unsafe fn levels<N: Node>(
-    from: NonNull<N>,
-    until: Option<&N>,
-) -> impl Iterator<Item = NonNull<N>> + '_ {
+unsafe fn levels<N: Node>(from: NonNull<N>) -> impl Iterator<Item = NonNull<N>> {
     let mut at = Some(from);
     core::iter::from_fn(move || {
-        let level = at.filter(|l| !until.is_some_and(|u| core::ptr::eq(u, l.as_ptr())))?;
+        let level = at?;
         // SAFETY: `level` is alive until its caller is done with it (caller).
         at = unsafe { level.as_ref() }.parent().map(NonNull::from);
         Some(level)
     })
 }
 
-/// Lowers every level from `from` up to, not including, `until`. Returns
-/// what the last level gave up: `amount`, unless some level did not cover it.
+/// Lowers every level from `from` up to the root. Returns what the last
+/// level gave up: `amount`, unless some level did not cover it.
 ///
 /// # Safety
 ///
@@ -820,16 +817,15 @@ unsafe fn levels<N: Node>(
 #[inline(always)]
 unsafe fn lower_levels<N: Node>(
     from: NonNull<N>,
-    until: Option<&N>,
     amount: u64,
     release: impl FnMut(NonNull<N>, u64),
 ) -> u64 {
     // SAFETY: the caller's bytes keep each level alive until they are taken.
-    for level in unsafe { levels(from, until) } {
+    for level in unsafe { levels(from) } {
         // SAFETY: as above.
         if !unsafe { level.as_ref() }.counter().lower_open(amount) {
             // SAFETY: forwarded from the caller.
-            return unsafe { lower_rest(level, until, amount, release) };
+            return unsafe { lower_rest(level, amount, release) };
         }
     }
     amount
@@ -851,13 +847,12 @@ unsafe fn lower_levels<N: Node>(
 #[inline(never)]
 unsafe fn lower_rest<N: Node>(
     from: NonNull<N>,
-    until: Option<&N>,
     amount: u64,
     mut release: impl FnMut(NonNull<N>, u64),
 ) -> u64 {
     let mut left = amount;
     // SAFETY: as in `lower_levels`; `release` is the last use of a level.
-    for level in unsafe { levels(from, until) } {
+    for level in unsafe { levels(from) } {
         // SAFETY: as above.
         let (taken, released) = unsafe { level.as_ref() }.counter().lower(left);
         left = taken;
