@@ -72,6 +72,15 @@ void dev_cgroup_unregister_device(struct dev_cgroup_device *dev);
 void dev_cgroup_device_get(struct dev_cgroup_device *dev);
 void dev_cgroup_device_put(struct dev_cgroup_device *dev);
 
+/*
+ * Before taking memory that may come from any of @nr regions, costing
+ * @costs[i] bytes if from @regions[i]: -ENOMEM if charging the current task's
+ * cgroup would surely be refused in every one (counted in dev.events as a
+ * refused charge), else 0. Charges nothing; the charge made once the memory
+ * exists decides.
+ */
+int dev_cgroup_check_room(struct dev_cgroup_region *const *regions, const u64 *costs,
+			  unsigned int nr);
 int dev_cgroup_try_charge(struct dev_cgroup_region *region, u64 size,
 			  enum dev_cgroup_consumer consumer,
 			  struct dev_cgroup_pool **ret_pool,
@@ -106,6 +115,10 @@ struct dev_cgroup_region *dev_cgroup_page_region(const struct page *page);
 struct dev_cgroup_region *dev_cgroup_sg_region(const struct sg_table *sgt);
 struct dev_cgroup_region *dev_cgroup_virt_region(const void *addr);
 struct dev_cgroup_region *dev_cgroup_dma_direct_region(struct device *dev, dma_addr_t dma_addr);
+u64 dev_cgroup_dma_cost(struct device *dev, struct dev_cgroup_region *region, u64 size);
+int dev_cgroup_dma_check_room(struct device *dev, size_t size);
+void dev_cgroup_dma_free(struct device *dev, u64 size, void *vaddr, dma_addr_t dma_addr,
+			 bool noncoherent);
 /* The region behind a DMA API allocation (src/adapters/backing.rs). */
 struct dev_cgroup_region *dev_cgroup_dma_region(struct device *dev, void *cookie,
 						 dma_addr_t dma_addr, struct sg_table *sgt,
@@ -128,9 +141,12 @@ int dev_cgroup_vb2_charge_sg(struct dev_cgroup_charge *charge, struct sg_table *
 int dev_cgroup_vb2_charge_vmalloc(struct dev_cgroup_charge *charge, void *vaddr, u64 size);
 void dev_cgroup_vb2_uncharge(struct dev_cgroup_charge *charge);
 
-/* GEM DMA helper adapter (src/adapters/drm_gem_dma.rs): 0 or -ENOMEM. */
+/*
+ * GEM DMA helper adapter (src/adapters/drm_gem_dma.rs): 0, or -ENOMEM after
+ * freeing the memory and clearing *@vaddr, so that no driver can keep it.
+ */
 int dev_cgroup_drm_gem_dma_charge(struct dev_cgroup_charge *charge, struct device *dev,
-				  void *vaddr, dma_addr_t dma_addr, u64 size, bool noncoherent);
+				  void **vaddr, dma_addr_t dma_addr, u64 size, bool noncoherent);
 void dev_cgroup_drm_gem_dma_uncharge(struct dev_cgroup_charge *charge);
 
 /*
@@ -166,6 +182,12 @@ dev_cgroup_device_region(struct dev_cgroup_device *dev, unsigned int index)
 static inline void dev_cgroup_unregister_device(struct dev_cgroup_device *dev) {}
 static inline void dev_cgroup_device_get(struct dev_cgroup_device *dev) {}
 static inline void dev_cgroup_device_put(struct dev_cgroup_device *dev) {}
+
+static inline int dev_cgroup_check_room(struct dev_cgroup_region *const *regions,
+					const u64 *costs, unsigned int nr)
+{
+	return 0;
+}
 
 static inline int dev_cgroup_try_charge(struct dev_cgroup_region *region, u64 size,
 					enum dev_cgroup_consumer consumer,
@@ -241,6 +263,11 @@ static inline struct dev_cgroup_region *dev_cgroup_sg_region(const struct sg_tab
 	return NULL;
 }
 
+static inline int dev_cgroup_dma_check_room(struct device *dev, size_t size)
+{
+	return 0;
+}
+
 static inline int dev_cgroup_vb2_charge_dma_contig(struct dev_cgroup_charge *charge,
 						   struct device *dev, void *cookie,
 						   dma_addr_t dma_addr, struct sg_table *sgt,
@@ -264,7 +291,7 @@ static inline int dev_cgroup_vb2_charge_vmalloc(struct dev_cgroup_charge *charge
 static inline void dev_cgroup_vb2_uncharge(struct dev_cgroup_charge *charge) {}
 
 static inline int dev_cgroup_drm_gem_dma_charge(struct dev_cgroup_charge *charge,
-						struct device *dev, void *vaddr,
+						struct device *dev, void **vaddr,
 						dma_addr_t dma_addr, u64 size, bool noncoherent)
 {
 	return 0;

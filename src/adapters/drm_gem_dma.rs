@@ -6,9 +6,12 @@
 //! ioctls). Every driver using `DRM_GEM_DMA_DRIVER_OPS` (tidss, and the other
 //! display controllers built on the helper) is covered without changes.
 //!
-//! The helper (patched by `patches/0005`) calls in once the memory exists; a
-//! refused charge makes it drop the object, which frees the memory, and fail
-//! with `-ENOMEM`. `drm_gem_dma_free()` gives the charge back. Imported
+//! The helper (patched by `patches/0005`) first asks whether the task's
+//! cgroup has room in any region the memory could come from
+//! (`dev_cgroup_dma_check_room()`), and fails with `-ENOMEM` before taking any
+//! if not. Once the memory exists it calls in to charge it; a refused charge
+//! frees the memory here, then the helper drops the object and fails with
+//! `-ENOMEM`. `drm_gem_dma_free()` gives the charge back. Imported
 //! dma-bufs (`drm_gem_dma_prime_import_sg_table()`) never allocate, so they
 //! are never charged: the exporter paid.
 //!
@@ -28,36 +31,46 @@ type Record = *mut bindings::dev_cgroup_charge;
 
 // Catch any drift between the C prototypes (via bindgen) and the definitions below.
 same_signature! {
-    dev_cgroup_drm_gem_dma_charge: unsafe extern "C" fn(Record, *mut bindings::device, *mut c_void, bindings::dma_addr_t, u64, bool) -> c_int;
+    dev_cgroup_drm_gem_dma_charge: unsafe extern "C" fn(Record, *mut bindings::device, *mut *mut c_void, bindings::dma_addr_t, u64, bool) -> c_int;
     dev_cgroup_drm_gem_dma_uncharge: unsafe extern "C" fn(Record);
 }
 
-/// Charges a GEM DMA object's memory. Returns 0 or `-ENOMEM`.
+/// Charges a GEM DMA object's memory, for what it really took (see
+/// `dev_cgroup_dma_cost()`). Returns 0, or `-ENOMEM` once the memory is freed
+/// and `*vaddr` cleared.
+///
+/// A refused object is dropped by the helper, and a driver's `free_object`
+/// may keep an object whose `vaddr` is set instead of freeing it: vc4 caches
+/// it and hands it out again, uncharged, on the next create of that size.
+/// Freeing the memory here first means no driver ever sees a refused buffer.
 ///
 /// # Safety
 ///
-/// `record` must be valid for writes and hold no live charge; `dev`, `vaddr`,
+/// `record` must be valid for writes and hold no live charge; `dev`, `*vaddr`,
 /// `dma_addr` and `size` must describe the object's live allocation, made by
-/// `dma_alloc_noncoherent()` if `noncoherent`, else by `dma_alloc_wc()`.
+/// `dma_alloc_noncoherent()` if `noncoherent`, else by `dma_alloc_wc()`, and
+/// `vaddr` must be valid for writes.
 #[no_mangle]
 pub unsafe extern "C" fn dev_cgroup_drm_gem_dma_charge(
     record: Record,
     dev: *mut bindings::device,
-    vaddr: *mut c_void,
+    vaddr: *mut *mut c_void,
     dma_addr: bindings::dma_addr_t,
     size: u64,
     noncoherent: bool,
 ) -> c_int {
+    // SAFETY: `vaddr` is valid (caller).
+    let addr = unsafe { *vaddr };
     let region = if noncoherent {
-        // SAFETY: `vaddr` is the kernel address of the live allocation (caller).
-        unsafe { bindings::dev_cgroup_virt_region(vaddr) }
+        // SAFETY: `addr` is the kernel address of the live allocation (caller).
+        unsafe { bindings::dev_cgroup_virt_region(addr) }
     } else {
         // SAFETY: a live `dma_alloc_wc()` allocation (caller), which is
         // `dma_alloc_attrs()` with `DMA_ATTR_WRITE_COMBINE`.
         unsafe {
             bindings::dev_cgroup_dma_region(
                 dev,
-                vaddr,
+                addr,
                 dma_addr,
                 core::ptr::null_mut(),
                 size,
@@ -65,16 +78,27 @@ pub unsafe extern "C" fn dev_cgroup_drm_gem_dma_charge(
             )
         }
     };
+    // SAFETY: no preconditions.
+    let cost = unsafe { bindings::dev_cgroup_dma_cost(dev, region, size) };
     // SAFETY: `record` is writable and empty (caller); memory regions are
     // boot-time regions.
-    unsafe {
+    let ret = unsafe {
         bindings::dev_cgroup_charge_buffer(
             record,
             region,
-            size,
+            cost,
             bindings::dev_cgroup_consumer_DEV_CGROUP_CONSUMER_DRM,
         )
+    };
+    if ret != 0 {
+        // SAFETY: the live allocation described above (caller), freed once:
+        // `*vaddr` is cleared right after, so the object's put frees nothing.
+        unsafe {
+            bindings::dev_cgroup_dma_free(dev, size, addr, dma_addr, noncoherent);
+            *vaddr = core::ptr::null_mut();
+        }
     }
+    ret
 }
 
 /// Uncharges a GEM DMA object; a no-op on an empty or already uncharged record.

@@ -17,6 +17,7 @@
 #include <linux/cma.h>
 #include <linux/ctype.h>
 #include <linux/dma-direct.h>
+#include <linux/dma-mapping.h>
 #include <linux/dma-map-ops.h>
 #include <linux/iommu-dma.h>
 #include <linux/export.h>
@@ -25,6 +26,7 @@
 #include <linux/printk.h>
 #include <linux/scatterlist.h>
 #include <linux/string.h>
+#include <linux/swiotlb.h>
 #include <linux/vmalloc.h>
 
 #define DEVCG_REGION_NAME_MAX 64
@@ -156,17 +158,23 @@ struct dev_cgroup_region *dev_cgroup_sg_region(const struct sg_table *sgt)
 }
 EXPORT_SYMBOL_GPL(dev_cgroup_sg_region);
 
+/* The DMA layer maps @dev's memory directly: no dma_map_ops, no IOMMU. */
+static bool devcg_dma_direct(struct device *dev)
+{
+	return dev && !get_dma_ops(dev) && !use_dma_iommu(dev);
+}
+
 /*
  * The region behind a dma_alloc_attrs() allocation of a device the DMA layer
- * maps directly (no dma_map_ops, no IOMMU): its DMA address gives its first
- * page, as dma_direct_get_sgtable() finds it, with no allocation. NULL when
- * that does not apply (the caller then asks the DMA API for a table).
+ * maps directly: its DMA address gives its first page, as
+ * dma_direct_get_sgtable() finds it, with no allocation. NULL when that does
+ * not apply (the caller then asks the DMA API for a table).
  */
 struct dev_cgroup_region *dev_cgroup_dma_direct_region(struct device *dev, dma_addr_t dma_addr)
 {
 	unsigned long pfn;
 
-	if (!dev || get_dma_ops(dev) || use_dma_iommu(dev))
+	if (!devcg_dma_direct(dev))
 		return NULL;
 	pfn = PHYS_PFN(dma_to_phys(dev, dma_addr));
 	if (!pfn_valid(pfn))
@@ -174,6 +182,73 @@ struct dev_cgroup_region *dev_cgroup_dma_direct_region(struct device *dev, dma_a
 	return dev_cgroup_page_region(pfn_to_page(pfn));
 }
 EXPORT_SYMBOL_GPL(dev_cgroup_dma_direct_region);
+
+/*
+ * What a buffer of @size bytes that the DMA layer allocated for @dev from
+ * @region really took. A directly mapped device's page-allocator memory is
+ * one block of order get_order(size) (__dma_direct_alloc_pages()), kept
+ * whole until it is freed: a 1.2 MiB buffer takes 2 MiB. A CMA area gives
+ * exactly the pages asked for, and the IOMMU path allocates page by page.
+ */
+u64 dev_cgroup_dma_cost(struct device *dev, struct dev_cgroup_region *region, u64 size)
+{
+	if (size && region && region == dev_cgroup_system_ram_region() && devcg_dma_direct(dev))
+		return (u64)PAGE_SIZE << get_order(size);
+	return PAGE_ALIGN(size);
+}
+EXPORT_SYMBOL_GPL(dev_cgroup_dma_cost);
+
+/*
+ * Before a dma_alloc_*() of @size bytes for @dev: -ENOMEM when the current
+ * task's cgroup has no room in any region the memory could come from, so
+ * that a task over its limit makes no CMA area migrate pages for memory it
+ * would give back at once. For a directly mapped device the candidates are
+ * its CMA area (per-device, or the default one above a page) and the page
+ * allocator (at the cost dev_cgroup_dma_cost() gives); memory that may come
+ * from anywhere else (per-device coherent or restricted pools, per-node CMA
+ * areas, an IOMMU) is left to the charge made once it exists.
+ */
+int dev_cgroup_dma_check_room(struct device *dev, size_t size)
+{
+	struct dev_cgroup_region *regions[2];
+	u64 costs[2];
+	unsigned int nr = 0;
+	struct cma *cma __maybe_unused;
+
+	if (!devcg_dma_direct(dev) || is_swiotlb_for_alloc(dev) || IS_ENABLED(CONFIG_DMA_NUMA_CMA))
+		return 0;
+#ifdef CONFIG_DMA_DECLARE_COHERENT
+	if (dev->dma_mem)
+		return 0;
+#endif
+#ifdef CONFIG_DMA_CMA
+	/* As dma_alloc_contiguous() picks the area. */
+	cma = dev->cma_area ?: (size > PAGE_SIZE ? dma_contiguous_default_area : NULL);
+	if (cma) {
+		regions[nr] = dev_cgroup_cma_region(cma);
+		costs[nr++] = PAGE_ALIGN(size);
+	}
+#endif
+	regions[nr] = dev_cgroup_system_ram_region();
+	costs[nr] = dev_cgroup_dma_cost(dev, regions[nr], size);
+	nr++;
+	return dev_cgroup_check_room(regions, costs, nr);
+}
+EXPORT_SYMBOL_GPL(dev_cgroup_dma_check_room);
+
+/*
+ * Frees what dma_alloc_noncoherent() (if @noncoherent) or dma_alloc_wc()
+ * allocated: for an adapter that refuses a buffer whose owner would not free
+ * it (see src/adapters/drm_gem_dma.rs).
+ */
+void dev_cgroup_dma_free(struct device *dev, u64 size, void *vaddr, dma_addr_t dma_addr,
+			 bool noncoherent)
+{
+	if (noncoherent)
+		dma_free_noncoherent(dev, size, vaddr, dma_addr, DMA_TO_DEVICE);
+	else
+		dma_free_wc(dev, size, vaddr, dma_addr);
+}
 
 /*
  * The region behind a kernel address of an allocation: linear-map addresses

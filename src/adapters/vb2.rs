@@ -18,6 +18,12 @@
 //!   movable, so never from CMA; the first page is still looked up so the rule
 //!   is the same everywhere.
 //!
+//! A dma-contig buffer is charged what the DMA layer really took
+//! (`dev_cgroup_dma_cost()`: a whole power-of-two block for page-allocator
+//! memory of a directly mapped device), and its memop first asks
+//! `dev_cgroup_dma_check_room()`, so that a task with no room left in any
+//! region its buffer could come from is refused before any memory is taken.
+//!
 //! This crate is a client of the controller's C API only, like any driver.
 
 use core::ffi::c_void;
@@ -75,8 +81,10 @@ pub unsafe extern "C" fn dev_cgroup_vb2_charge_dma_contig(
     // SAFETY: forwarded from the caller.
     let region =
         unsafe { bindings::dev_cgroup_dma_region(dev, cookie, dma_addr, sgt, size, attrs) };
+    // SAFETY: no preconditions.
+    let cost = unsafe { bindings::dev_cgroup_dma_cost(dev, region, size) };
     // SAFETY: forwarded from the caller; memory regions are boot-time regions.
-    unsafe { charge(record, region, size) }
+    unsafe { charge(record, region, cost) }
 }
 
 /// Charges a dma-sg buffer described by `sgt`.

@@ -37,6 +37,7 @@ same_signature! {
     dev_cgroup_try_charge: unsafe extern "C" fn(RegionHandle, u64, bindings::dev_cgroup_consumer, *mut PoolHandle, *mut PoolHandle) -> c_int;
     dev_cgroup_try_charge_css: unsafe extern "C" fn(*mut bindings::cgroup_subsys_state, RegionHandle, u64, bindings::dev_cgroup_consumer, *mut PoolHandle, *mut PoolHandle) -> c_int;
     dev_cgroup_uncharge: unsafe extern "C" fn(PoolHandle, u64);
+    dev_cgroup_check_room: unsafe extern "C" fn(*const RegionHandle, *const u64, c_uint) -> c_int;
     dev_cgroup_evict_valuable: unsafe extern "C" fn(PoolHandle, PoolHandle, bool, *mut bool) -> bool;
     dev_cgroup_pool_put: unsafe extern "C" fn(PoolHandle);
     dev_cgroup_charge_buffer: unsafe extern "C" fn(*mut bindings::dev_cgroup_charge, RegionHandle, u64, bindings::dev_cgroup_consumer) -> c_int;
@@ -323,6 +324,56 @@ pub(crate) unsafe extern "C" fn devcg_test_pool_count(
     };
     // SAFETY: the caller holds a reference on `css` for the call.
     unsafe { CssRef::from_raw(css) }.state().pool_count()
+}
+
+/// Tells a caller about to take memory that may come from any one of `nr`
+/// regions, `costs[i]` bytes if from `regions[i]`, whether charging it to
+/// the current task's cgroup would surely be refused: 0 if some region has
+/// room now (the charge made once the memory exists decides), else
+/// `-ENOMEM`, with the refusal of the first region counted in `dev.events`
+/// as a refused charge's would be. NULL regions are skipped; with none left,
+/// 0. Nothing is charged and no pool is created.
+///
+/// # Safety
+///
+/// `regions` and `costs` must point to `nr` entries each; every non-NULL
+/// region must belong to a device the caller holds.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn dev_cgroup_check_room(
+    regions: *const RegionHandle,
+    costs: *const u64,
+    nr: c_uint,
+) -> c_int {
+    if regions.is_null() || costs.is_null() || nr == 0 {
+        return 0;
+    }
+    let Some(css) = OwnedCss::current() else {
+        return 0;
+    };
+    // SAFETY: `regions` and `costs` point to `nr` entries (caller).
+    let (regions, costs) = unsafe {
+        (
+            core::slice::from_raw_parts(regions, nr as usize),
+            core::slice::from_raw_parts(costs, nr as usize),
+        )
+    };
+    let mut candidates = regions
+        .iter()
+        .zip(costs)
+        .filter(|(region, _)| !region.is_null())
+        // SAFETY: the caller holds each region's device for the call.
+        .map(|(region, cost)| (unsafe { held_region(*region) }, *cost));
+    let Some((first, first_cost)) = candidates.clone().next() else {
+        return 0;
+    };
+    if candidates.any(|(region, cost)| !pool::refused_now(css.borrow(), region, cost, false)) {
+        return 0;
+    }
+    if pool::refused_now(css.borrow(), first, first_cost, true) {
+        ENOMEM.to_errno()
+    } else {
+        0
+    }
 }
 
 /// Charges an explicit cgroup (tests, charge transfer).

@@ -581,6 +581,41 @@ pub(crate) fn try_charge<'a>(
     }
 }
 
+/// Whether a charge of `size` bytes of `region` to `css` would be refused
+/// now (see `counter::refusal_now`), creating no pool: the nearest pool from
+/// `css` up decides, as a cgroup without a pool of its own has no limit of
+/// its own. If `count`, a limit refusal is counted and notified as a refused
+/// charge's is. A closed pool (a cgroup going away) is left to the charge,
+/// which retries elsewhere: not a refusal here.
+pub(crate) fn refused_now(css: CssRef<'_>, region: HeldRegion<'_>, size: u64, count: bool) -> bool {
+    if check_charge(region, size, 0).is_err() {
+        return false;
+    }
+    let mut owned: OwnedCss;
+    let mut at = css;
+    loop {
+        if let Some(pool) = at.state().pool(region) {
+            return match counter::refusal_now(pool, size) {
+                None | Some(Refusal::Closed) => false,
+                Some(refusal) => {
+                    if count {
+                        refusal.count();
+                        if let Refusal::Limit(limiting) = refusal {
+                            notify_limit(limiting);
+                        }
+                    }
+                    true
+                }
+            };
+        }
+        match at.to_owned().parent() {
+            Some(parent) => owned = parent,
+            None => return false,
+        }
+        at = owned.borrow();
+    }
+}
+
 /// Rolls back a charge [`try_charge_fast`] left unfinished.
 #[cold]
 #[inline(never)]
@@ -595,12 +630,17 @@ fn refusal_error(refusal: Refusal<'_, Pool>) -> ChargeError<'_> {
         // No memory could back it: not a limit, so not worth evicting for.
         Refusal::TooLarge => ChargeError::Errno(ENOMEM),
         Refusal::Limit(limiting) => {
-            limiting.css().notify_events(true);
-            for level in limiting.ancestors() {
-                level.css().notify_events(false);
-            }
+            notify_limit(limiting);
             ChargeError::Limit(limiting)
         }
+    }
+}
+
+/// Wakes the `dev.events` pollers of a limit refusal at `limiting`.
+fn notify_limit(limiting: &Pool) {
+    limiting.css().notify_events(true);
+    for level in limiting.ancestors() {
+        level.css().notify_events(false);
     }
 }
 

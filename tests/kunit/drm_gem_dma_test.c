@@ -149,10 +149,205 @@ static void closing_the_file_uncharges(struct kunit *test)
 	devcg_test_cg_remove(test, cg);
 }
 
+/*
+ * 1.2 MiB from the page allocator (a 24-bit DMA mask keeps the CMA area out
+ * of reach) is one block of order 9: 2 MiB are gone, and 2 MiB are charged.
+ */
+static void page_allocator_buffers_cost_their_whole_block(struct kunit *test)
+{
+	struct gem_dma_ctx *ctx = test->priv;
+	struct devcg_test_cg *cg = devcg_test_cg_create(test, NULL, "kunit_gem_dma_order");
+	struct drm_mode_create_dumb args;
+
+	ctx->drm->dev->coherent_dma_mask = DMA_BIT_MASK(24);
+	/* 640x480x32 bpp: 1200 KiB. */
+	KUNIT_ASSERT_EQ(test, create_dumb_in(test, cg, 640, 480, &args), 0);
+	KUNIT_EXPECT_EQ(test, args.size, 1200ull * SZ_1K);
+	KUNIT_EXPECT_EQ(test, usage(test, cg, "system", "region.ram"), (u64)SZ_2M);
+	KUNIT_EXPECT_EQ(test, usage(test, cg, "cma", "region.reserved"), 0ull);
+	KUNIT_EXPECT_EQ(test, drm_mode_destroy_dumb(ctx->drm, args.handle, ctx->file), 0);
+	KUNIT_EXPECT_EQ(test, usage(test, cg, "system", "region.ram"), 0ull);
+	devcg_test_cg_remove(test, cg);
+}
+
+/*
+ * A driver that keeps objects with memory for reuse, as vc4 does:
+ * vc4_free_object() puts an object whose vaddr is set on a per-size cache
+ * list instead of freeing it, and vc4_bo_create() takes one of the right size
+ * from there before asking the helper for a new one, so without a charge.
+ */
+struct caching_bo {
+	struct drm_gem_dma_object base;
+	struct list_head cache_link;
+};
+
+struct caching_drm {
+	struct drm_device drm;
+	struct list_head cache;
+	/* Objects .gem_create_object made: each is a try to take memory. */
+	unsigned int created;
+};
+
+static void caching_free_object(struct drm_gem_object *obj)
+{
+	struct caching_drm *cdrm = container_of(obj->dev, struct caching_drm, drm);
+	struct caching_bo *bo = container_of(to_drm_gem_dma_obj(obj), struct caching_bo, base);
+
+	if (bo->base.vaddr) {
+		list_add(&bo->cache_link, &cdrm->cache);
+		return;
+	}
+	drm_gem_dma_free(&bo->base);
+}
+
+static const struct drm_gem_object_funcs caching_bo_funcs = {
+	.free = caching_free_object,
+	.vm_ops = &drm_gem_dma_vm_ops,
+};
+
+static struct drm_gem_object *caching_create_object(struct drm_device *drm, size_t size)
+{
+	struct caching_drm *cdrm = container_of(drm, struct caching_drm, drm);
+	struct caching_bo *bo = kzalloc(sizeof(*bo), GFP_KERNEL);
+
+	if (!bo)
+		return ERR_PTR(-ENOMEM);
+	bo->base.base.funcs = &caching_bo_funcs;
+	INIT_LIST_HEAD(&bo->cache_link);
+	cdrm->created++;
+	return &bo->base.base;
+}
+
+static const struct drm_driver caching_test_driver = {
+	.driver_features = DRIVER_GEM,
+	.gem_create_object = caching_create_object,
+	.fops = &gem_dma_test_fops,
+	.name = "devcg_gem_cache",
+	.desc = "dev cgroup GEM DMA caching test",
+	.major = 1,
+};
+
+/* As vc4_bo_create(): the cache first, then the helper. */
+static struct drm_gem_dma_object *caching_bo_create(struct kunit *test, struct caching_drm *cdrm,
+						    struct devcg_test_cg *cg, size_t size)
+{
+	struct drm_gem_dma_object *obj;
+	struct caching_bo *bo;
+
+	list_for_each_entry(bo, &cdrm->cache, cache_link) {
+		if (bo->base.base.size == size) {
+			list_del_init(&bo->cache_link);
+			kref_init(&bo->base.base.refcount);
+			return &bo->base;
+		}
+	}
+	devcg_test_enter(test, cg);
+	obj = drm_gem_dma_create(&cdrm->drm, size);
+	devcg_test_enter(test, NULL);
+	return obj;
+}
+
+static int caching_test_init(struct kunit *test)
+{
+	struct caching_drm *cdrm;
+	struct device *dev;
+
+	dev = drm_kunit_helper_alloc_device(test);
+	if (IS_ERR(dev))
+		return PTR_ERR(dev);
+	dev->coherent_dma_mask = DMA_BIT_MASK(32);
+	dev->dma_mask = &dev->coherent_dma_mask;
+	cdrm = drm_kunit_helper_alloc_drm_device_with_driver(test, dev, struct caching_drm, drm,
+							     &caching_test_driver);
+	if (IS_ERR(cdrm))
+		return PTR_ERR(cdrm);
+	INIT_LIST_HEAD(&cdrm->cache);
+	test->priv = cdrm;
+	return 0;
+}
+
+/* Frees what the driver cached, as vc4's cache purge does. */
+static unsigned int caching_drm_purge(struct caching_drm *cdrm)
+{
+	struct caching_bo *bo, *next;
+	unsigned int n = 0;
+
+	list_for_each_entry_safe(bo, next, &cdrm->cache, cache_link) {
+		list_del_init(&bo->cache_link);
+		drm_gem_dma_free(&bo->base);
+		n++;
+	}
+	return n;
+}
+
+/*
+ * A refused buffer's memory is freed before the driver sees the object, so
+ * a caching driver never keeps it and never hands it out uncharged.
+ */
+static void a_refused_buffer_never_reaches_a_caching_driver(struct kunit *test)
+{
+	struct caching_drm *cdrm = test->priv;
+	struct devcg_test_cg *cg = devcg_test_cg_create(test, NULL, "kunit_gem_dma_cache");
+	struct drm_gem_dma_object *fits, *refused, *again;
+
+	KUNIT_ASSERT_EQ(test, devcg_test_write(cg->dentry, "dev.max", "cma region.reserved=384K"), 0);
+	fits = caching_bo_create(test, cdrm, cg, SZ_256K);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(fits));
+	refused = caching_bo_create(test, cdrm, cg, SZ_256K);
+	KUNIT_EXPECT_EQ(test, PTR_ERR_OR_ZERO(refused), -ENOMEM);
+	KUNIT_EXPECT_TRUE(test, list_empty(&cdrm->cache));
+	again = caching_bo_create(test, cdrm, cg, SZ_256K);
+	KUNIT_EXPECT_EQ(test, PTR_ERR_OR_ZERO(again), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, usage(test, cg, "cma", "region.reserved"), (u64)SZ_256K);
+	if (!IS_ERR(again))
+		drm_gem_object_put(&again->base);
+
+	/* Freed by its last put, a charged object is cached with its charge... */
+	drm_gem_object_put(&fits->base);
+	KUNIT_EXPECT_EQ(test, usage(test, cg, "cma", "region.reserved"), (u64)SZ_256K);
+	/* ...which the purge gives back with the memory. */
+	KUNIT_EXPECT_EQ(test, caching_drm_purge(cdrm), 1u);
+	KUNIT_EXPECT_EQ(test, usage(test, cg, "cma", "region.reserved"), 0ull);
+	devcg_test_cg_remove(test, cg);
+}
+
+/*
+ * With no room in any region the memory could come from, the create fails
+ * before any is taken (no object is even made), and counts the refusal.
+ */
+static void no_memory_is_taken_without_room_anywhere(struct kunit *test)
+{
+	struct caching_drm *cdrm = test->priv;
+	struct devcg_test_cg *cg = devcg_test_cg_create(test, NULL, "kunit_gem_dma_room");
+	struct drm_gem_dma_object *fits, *refused;
+	unsigned int created;
+
+	KUNIT_ASSERT_EQ(test, devcg_test_write(cg->dentry, "dev.max",
+					       "cma region.reserved=384K\nsystem region.ram=128K"), 0);
+	fits = caching_bo_create(test, cdrm, cg, SZ_256K);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(fits));
+	created = cdrm->created;
+	refused = caching_bo_create(test, cdrm, cg, SZ_256K);
+	KUNIT_EXPECT_EQ(test, PTR_ERR_OR_ZERO(refused), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, cdrm->created, created);
+	KUNIT_EXPECT_EQ(test, devcg_test_value(test, cg->dentry, "dev.events", "cma",
+					       "region.reserved.max"), 1ull);
+	/* Room in the page allocator is enough to try. */
+	KUNIT_ASSERT_EQ(test, devcg_test_write(cg->dentry, "dev.max", "system region.ram=max"), 0);
+	refused = caching_bo_create(test, cdrm, cg, SZ_256K);
+	KUNIT_EXPECT_EQ(test, PTR_ERR_OR_ZERO(refused), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, cdrm->created, created + 1);
+	drm_gem_object_put(&fits->base);
+	caching_drm_purge(cdrm);
+	KUNIT_EXPECT_EQ(test, usage(test, cg, "cma", "region.reserved"), 0ull);
+	devcg_test_cg_remove(test, cg);
+}
+
 static struct kunit_case dev_cgroup_gem_dma_cases[] = {
 	KUNIT_CASE(dumb_buffers_charged_to_the_memory_they_got),
 	KUNIT_CASE(dumb_create_refused_at_limit),
 	KUNIT_CASE(closing_the_file_uncharges),
+	KUNIT_CASE(page_allocator_buffers_cost_their_whole_block),
 	{}
 };
 
@@ -165,3 +360,19 @@ static struct kunit_suite dev_cgroup_gem_dma_suite = {
 	.test_cases = dev_cgroup_gem_dma_cases,
 };
 kunit_test_suite(dev_cgroup_gem_dma_suite);
+
+static struct kunit_case dev_cgroup_gem_dma_cache_cases[] = {
+	KUNIT_CASE(a_refused_buffer_never_reaches_a_caching_driver),
+	KUNIT_CASE(no_memory_is_taken_without_room_anywhere),
+	{}
+};
+
+/* The GEM DMA helper under a driver that caches objects as vc4 does. */
+static struct kunit_suite dev_cgroup_gem_dma_cache_suite = {
+	.name = "dev_cgroup_drm_gem_dma_cache",
+	.suite_init = devcg_test_suite_init,
+	.suite_exit = devcg_test_suite_exit,
+	.init = caching_test_init,
+	.test_cases = dev_cgroup_gem_dma_cache_cases,
+};
+kunit_test_suite(dev_cgroup_gem_dma_cache_suite);

@@ -17,6 +17,7 @@
 #include <media/videobuf2-dma-contig.h>
 #include <media/videobuf2-dma-sg.h>
 #include <media/videobuf2-vmalloc.h>
+#include <trace/events/cma.h>
 
 #include "cgroupfs.h"
 
@@ -145,12 +146,122 @@ static void vmalloc_buffer_charged_and_refused(struct kunit *test)
 	devcg_test_cg_remove(test, cg);
 }
 
+static atomic_t cma_allocs;
+
+static void count_cma_alloc(void *data, const char *name, unsigned long count, unsigned int align)
+{
+	atomic_inc(&cma_allocs);
+}
+
+/*
+ * With no room in the CMA area nor in the page allocator, the memop fails
+ * before it asks CMA for pages (which would migrate other users' pages for
+ * nothing); with room in either it tries, and the charge decides.
+ */
+static void dma_contig_refused_before_taking_memory(struct kunit *test)
+{
+	struct devcg_test_cg *cg = devcg_test_cg_create(test, NULL, "kunit_vb2_dc_room");
+	void *buf, *refused;
+	int before_room, with_room;
+
+	KUNIT_ASSERT_EQ(test, devcg_test_write(cg->dentry, "dev.max",
+					       "cma region.reserved=384K\nsystem region.ram=128K"), 0);
+	buf = alloc_in(test, cg, &vb2_dma_contig_memops, SZ_256K);
+	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(buf));
+	KUNIT_ASSERT_EQ(test, register_trace_cma_alloc_start(count_cma_alloc, NULL), 0);
+	atomic_set(&cma_allocs, 0);
+	refused = alloc_in(test, cg, &vb2_dma_contig_memops, SZ_256K);
+	KUNIT_EXPECT_EQ(test, PTR_ERR_OR_ZERO(refused), -ENOMEM);
+	before_room = atomic_read(&cma_allocs);
+	KUNIT_EXPECT_EQ(test, devcg_test_write(cg->dentry, "dev.max", "system region.ram=max"), 0);
+	refused = alloc_in(test, cg, &vb2_dma_contig_memops, SZ_256K);
+	KUNIT_EXPECT_EQ(test, PTR_ERR_OR_ZERO(refused), -ENOMEM);
+	with_room = atomic_read(&cma_allocs);
+	unregister_trace_cma_alloc_start(count_cma_alloc, NULL);
+	tracepoint_synchronize_unregister();
+	KUNIT_EXPECT_EQ(test, before_room, 0);
+	KUNIT_EXPECT_EQ(test, with_room, 1);
+	KUNIT_EXPECT_EQ(test, devcg_test_value(test, cg->dentry, "dev.events", "cma",
+					       "region.reserved.max"), 2ull);
+	KUNIT_EXPECT_EQ(test, usage(test, cg, "cma", "region.reserved"), (u64)SZ_256K);
+	vb2_dma_contig_memops.put(buf);
+	KUNIT_EXPECT_EQ(test, usage(test, cg, "cma", "region.reserved"), 0ull);
+	devcg_test_cg_remove(test, cg);
+}
+
+/*
+ * Page-allocator memory of dma-contig, coherent or not, is one block of
+ * order get_order(size): 1200 KiB (out of the CMA area's reach behind a
+ * 24-bit DMA mask) take and are charged 2 MiB.
+ */
+static void dma_contig_page_allocator_buffer_costs_its_whole_block(struct kunit *test)
+{
+	struct vb2_ctx *ctx = test->priv;
+	struct devcg_test_cg *cg = devcg_test_cg_create(test, NULL, "kunit_vb2_dc_order");
+	bool non_coherent;
+
+	ctx->dev->coherent_dma_mask = DMA_BIT_MASK(24);
+	for (non_coherent = false; ; non_coherent = true) {
+		void *buf;
+
+		ctx->queue.non_coherent_mem = non_coherent;
+		buf = alloc_in(test, cg, &vb2_dma_contig_memops, 1200 * SZ_1K);
+		KUNIT_ASSERT_FALSE_MSG(test, IS_ERR_OR_NULL(buf), "non_coherent %d", non_coherent);
+		KUNIT_EXPECT_EQ_MSG(test, usage(test, cg, "system", "region.ram"), (u64)SZ_2M,
+				    "non_coherent %d", non_coherent);
+		KUNIT_EXPECT_EQ(test, usage(test, cg, "cma", "region.reserved"), 0ull);
+		vb2_dma_contig_memops.put(buf);
+		KUNIT_EXPECT_EQ(test, usage(test, cg, "system", "region.ram"), 0ull);
+		if (non_coherent)
+			break;
+	}
+	devcg_test_cg_remove(test, cg);
+}
+
+/* Non-coherent dma-contig memory is found in its CMA area like coherent memory. */
+static void dma_contig_non_coherent_buffer_charged_to_its_cma_area(struct kunit *test)
+{
+	struct vb2_ctx *ctx = test->priv;
+	struct devcg_test_cg *cg = devcg_test_cg_create(test, NULL, "kunit_vb2_dc_nc");
+	void *buf;
+
+	ctx->queue.non_coherent_mem = true;
+	buf = alloc_in(test, cg, &vb2_dma_contig_memops, SZ_256K);
+	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(buf));
+	KUNIT_EXPECT_EQ(test, usage(test, cg, "cma", "region.reserved"), (u64)SZ_256K);
+	KUNIT_EXPECT_EQ(test, usage(test, cg, "system", "region.ram"), 0ull);
+	vb2_dma_contig_memops.put(buf);
+	KUNIT_EXPECT_EQ(test, usage(test, cg, "cma", "region.reserved"), 0ull);
+	devcg_test_cg_remove(test, cg);
+}
+
+/* dma-sg over the limit: -ENOMEM, its pages freed by its own put, nothing charged. */
+static void dma_sg_refused_at_limit(struct kunit *test)
+{
+	struct devcg_test_cg *cg = devcg_test_cg_create(test, NULL, "kunit_vb2_sg_limit");
+	void *buf;
+
+	KUNIT_ASSERT_EQ(test, devcg_test_write(cg->dentry, "dev.max", "system region.ram=32K"), 0);
+	buf = alloc_in(test, cg, &vb2_dma_sg_memops, SZ_64K);
+	KUNIT_EXPECT_EQ(test, PTR_ERR_OR_ZERO(buf), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, usage(test, cg, "system", "region.ram"), 0ull);
+	KUNIT_EXPECT_EQ(test, devcg_test_value(test, cg->dentry, "dev.events", "system",
+					       "region.ram.max"), 1ull);
+	if (!IS_ERR_OR_NULL(buf))
+		vb2_dma_sg_memops.put(buf);
+	devcg_test_cg_remove(test, cg);
+}
+
 static struct kunit_case dev_cgroup_vb2_cases[] = {
 	KUNIT_CASE(dma_contig_buffer_charged_to_its_cma_area),
 	KUNIT_CASE(dma_contig_single_page_charged_to_system_ram),
 	KUNIT_CASE(dma_contig_refused_at_limit),
 	KUNIT_CASE(dma_sg_buffer_charged_to_system_ram),
 	KUNIT_CASE(vmalloc_buffer_charged_and_refused),
+	KUNIT_CASE(dma_contig_refused_before_taking_memory),
+	KUNIT_CASE(dma_contig_page_allocator_buffer_costs_its_whole_block),
+	KUNIT_CASE(dma_contig_non_coherent_buffer_charged_to_its_cma_area),
+	KUNIT_CASE(dma_sg_refused_at_limit),
 	{}
 };
 

@@ -461,6 +461,12 @@ impl Counter {
         }
     }
 
+    /// Whether this level alone would refuse `amount` more bytes now: it is
+    /// closed, or its usage would pass its `max` (or [`MAX_USAGE`]).
+    fn would_refuse(&self, amount: u64) -> bool {
+        self.is_closed() || self.usage().saturating_add(amount) > self.max.load(Relaxed)
+    }
+
     /// Records usage seen after a committed charge, capped at `cap`, the
     /// lowest `max` from this level up (see [`update_peaks`]).
     fn update_peak(&self, cap: u64) {
@@ -697,10 +703,7 @@ impl<'a, N: Node> Unfinished<'a, N> {
         // The levels below `level` were not raised; they are only looked at.
         let below = ancestors(node)
             .take_while(|l| !core::ptr::eq(*l, level))
-            .find(|l| {
-                let c = l.counter();
-                c.is_closed() || c.usage().saturating_add(amount) > c.max.load(Relaxed)
-            });
+            .find(|l| l.counter().would_refuse(amount));
         let (level, closed, too_large) = match below {
             Some(l) => {
                 let c = l.counter();
@@ -715,11 +718,45 @@ impl<'a, N: Node> Unfinished<'a, N> {
             // Refused without a max: the sum would not fit in a counter.
             return Refusal::TooLarge;
         }
-        level.counter().events_max_local.fetch_add(1, Relaxed);
-        for hit in ancestors(level) {
-            hit.counter().events_max.fetch_add(1, Relaxed);
-        }
+        count_limit_event(level);
         Refusal::Limit(level)
+    }
+}
+
+/// Counts a limit refusal at `level`: in its `events.local`, and in `events`
+/// of it and every ancestor.
+fn count_limit_event<N: Node>(level: &N) {
+    level.counter().events_max_local.fetch_add(1, Relaxed);
+    for hit in ancestors(level) {
+        hit.counter().events_max.fetch_add(1, Relaxed);
+    }
+}
+
+/// Looks, without raising anything, whether a charge of `amount` bytes to
+/// `node` would be refused now, and if so gives the refusal a charge would
+/// give. Counts nothing: [`Refusal::count`] does, for a caller that acts on
+/// it. For callers that can refuse before they take memory whose region they
+/// cannot know yet; the answer may be stale by the time they charge, and the
+/// charge decides.
+pub fn refusal_now<N: Node>(node: &N, amount: u64) -> Option<Refusal<'_, N>> {
+    let level = ancestors(node).find(|l| l.counter().would_refuse(amount))?;
+    let c = level.counter();
+    Some(if c.is_closed() {
+        Refusal::Closed
+    } else if c.max.load(Relaxed) == MAX_USAGE {
+        Refusal::TooLarge
+    } else {
+        Refusal::Limit(level)
+    })
+}
+
+impl<N: Node> Refusal<'_, N> {
+    /// Counts a limit refusal in `dev.events` as a refused charge does (see
+    /// [`refusal_now`]); other refusals are not events.
+    pub fn count(&self) {
+        if let Refusal::Limit(level) = self {
+            count_limit_event(*level);
+        }
     }
 }
 
@@ -1248,6 +1285,34 @@ mod tests {
         assert_eq!(t.counters[1].usage(), 1);
         assert!(t.counters[1].peak() <= 100, "peak {}", t.counters[1].peak());
         assert!(un(t.at(1), 1, 0));
+    }
+
+    /// A look before taking memory gives the refusal a charge would give,
+    /// counts a limit event as a charge would, and raises nothing.
+    #[test]
+    fn refusal_now_answers_as_a_charge_without_charging() {
+        // 0 <- 1 (max 100) <- 2
+        let t = Tree::new(std::vec![None, Some(0), Some(1)]);
+        t.counters[1].set(Setting::Max, 100);
+        assert!(tc(t.at(2), 60, 0).is_ok());
+        assert!(refusal_now(t.at(2), 40).is_none());
+        let refusal = refusal_now(t.at(2), 41);
+        assert!(matches!(refusal, Some(Refusal::Limit(l)) if core::ptr::eq(l, t.at(1))));
+        assert_eq!(t.counters[1].events(), (0, 0));
+        refusal.expect("refused").count();
+        assert!(matches!(tc(t.at(2), 41, 0), Err(Refusal::Limit(l)) if core::ptr::eq(l, t.at(1))));
+        assert_eq!(t.counters[1].events(), (2, 2));
+        assert_eq!(t.counters[0].events(), (2, 0));
+        assert!(matches!(
+            refusal_now(t.at(2), MAX_USAGE),
+            Some(Refusal::TooLarge)
+        ));
+        assert_eq!(t.counters[1].events(), (2, 2));
+        for c in &t.counters {
+            assert_eq!(c.usage(), 60);
+        }
+        t.counters[2].close(CLOSED_OFFLINE);
+        assert!(matches!(refusal_now(t.at(2), 1), Some(Refusal::Closed)));
     }
 
     #[test]

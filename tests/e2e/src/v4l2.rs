@@ -14,7 +14,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::cg::{enable_dev, ensure, errno, Cgroup, ROOT};
-use crate::heaps::{cma_pages_in_use, Heap, Inside, CMA, SYSTEM};
+use crate::heaps::{cma_pages_ever_taken, cma_pages_in_use, Heap, Inside, CMA, SYSTEM};
 use crate::{Test, TestResult};
 
 const VIDIOC_G_FMT: libc::c_ulong = 0xC0D0_5604;
@@ -193,6 +193,10 @@ pub fn tests() -> Vec<Test> {
             run: reqbufs_over_limit_fails_with_enomem,
         },
         Test {
+            name: "reqbufs_without_room_anywhere_takes_no_memory",
+            run: reqbufs_without_room_anywhere_takes_no_memory,
+        },
+        Test {
             name: "one_cma_budget_across_heaps_and_v4l2",
             run: one_cma_budget_across_heaps_and_v4l2,
         },
@@ -288,6 +292,45 @@ fn reqbufs_over_limit_fails_with_enomem() -> TestResult {
         .reqbufs(0)
         .map_err(|e| format!("REQBUFS 0: errno {e}"))?;
     CMA.expect(&cg.path, "dev.current", "", 0)
+}
+
+/// With no room for a buffer in the CMA area nor in the page allocator,
+/// REQBUFS fails before dma-contig asks the CMA area for any page (which
+/// would migrate other users' pages only to give them back); with room in
+/// the page allocator it tries, and the charge refuses the CMA buffer.
+fn reqbufs_without_room_anywhere_takes_no_memory() -> TestResult {
+    enable_dev(ROOT)?;
+    let cg = Cgroup::new(ROOT, "v4l2_no_room")?;
+    let capture = Capture::open(0)?;
+    let bytes = capture.buffer_bytes()?;
+    CMA.set_max(&cg.path, &(bytes / 2).to_string())?;
+    SYSTEM.set_max(&cg.path, "0")?;
+    let _inside = Inside::new(&cg.path)?;
+    let reqbufs_taking = || -> Result<u64, String> {
+        let before = cma_pages_ever_taken()?;
+        match capture.reqbufs(4) {
+            Err(libc::ENOMEM) => {}
+            other => {
+                return Err(format!(
+                    "REQBUFS 4 without room: expected ENOMEM, got {other:?}"
+                ))
+            }
+        }
+        Ok(cma_pages_ever_taken()? - before)
+    };
+    let taken = reqbufs_taking()?;
+    ensure(taken == 0, || {
+        format!("REQBUFS without room anywhere took {taken} CMA pages")
+    })?;
+    CMA.expect(&cg.path, "dev.events", ".max", 1)?;
+    SYSTEM.set_max(&cg.path, "max")?;
+    let taken = reqbufs_taking()?;
+    ensure(taken > 0, || {
+        "with room in the page allocator, dma-contig did not try the CMA area".into()
+    })?;
+    CMA.expect(&cg.path, "dev.events", ".max", 2)?;
+    CMA.expect(&cg.path, "dev.current", "", 0)?;
+    SYSTEM.expect(&cg.path, "dev.current", "", 0)
 }
 
 /// `cma region.reserved` limited to 4 vivid buffers: heap buffers and vivid's
