@@ -114,6 +114,8 @@ struct dev_cgroup_region *dev_cgroup_system_ram_region(void);
 struct dev_cgroup_region *dev_cgroup_page_region(const struct page *page);
 struct dev_cgroup_region *dev_cgroup_sg_region(const struct sg_table *sgt);
 struct dev_cgroup_region *dev_cgroup_virt_region(const void *addr);
+struct dev_cgroup_region *dev_cgroup_unclassified_region(const char *why);
+unsigned long dev_cgroup_unclassified_buffers(void);
 struct dev_cgroup_region *dev_cgroup_dma_direct_region(struct device *dev, dma_addr_t dma_addr);
 u64 dev_cgroup_dma_cost(struct device *dev, struct dev_cgroup_region *region, u64 size);
 int dev_cgroup_dma_check_room(struct device *dev, size_t size);

@@ -18,6 +18,7 @@ use core::mem::MaybeUninit;
 mod ffi_check;
 
 use kernel::bindings;
+use kernel::c_str;
 use kernel::ffi::c_ulong;
 
 // Catch any drift between the C prototypes (via bindgen) and the definitions below.
@@ -68,10 +69,15 @@ pub unsafe extern "C" fn dev_cgroup_dma_region(
     };
     if ret != 0 {
         // The DMA API could not describe the memory in pages (the mapping
-        // has no struct pages, or no table could be allocated): charge it
-        // as page-allocator memory rather than fail the allocation.
-        // SAFETY: no preconditions.
-        return unsafe { bindings::dev_cgroup_system_ram_region() };
+        // has no struct pages, or no table could be allocated): charge it,
+        // visibly, where a limit still applies rather than fail the
+        // allocation.
+        // SAFETY: a NUL-terminated string.
+        return unsafe {
+            bindings::dev_cgroup_unclassified_region(
+                c_str!("no page table from the DMA API").as_char_ptr(),
+            )
+        };
     }
     // SAFETY: `table` was filled by the DMA API; it is freed right after use.
     unsafe {

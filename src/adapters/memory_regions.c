@@ -145,6 +145,30 @@ struct dev_cgroup_region *dev_cgroup_page_region(const struct page *page)
 }
 EXPORT_SYMBOL_GPL(dev_cgroup_page_region);
 
+static atomic_long_t devcg_unclassified_buffers = ATOMIC_LONG_INIT(0);
+
+/*
+ * The region for a buffer whose memory cannot be told apart (no struct page
+ * behind it, or the DMA layer could not describe it): system RAM, where DMA
+ * memory comes from when nothing says otherwise, so that its limit still
+ * applies. Never silent: the first one is logged, with @why, and all are
+ * counted (dev_cgroup_unclassified_buffers()).
+ */
+struct dev_cgroup_region *dev_cgroup_unclassified_region(const char *why)
+{
+	atomic_long_inc(&devcg_unclassified_buffers);
+	pr_warn_once("dev cgroup: charging DMA memory of unknown origin to system region.ram (%s)\n",
+		     why);
+	return dev_cgroup_system_ram_region();
+}
+EXPORT_SYMBOL_GPL(dev_cgroup_unclassified_region);
+
+/* How many buffers dev_cgroup_unclassified_region() was asked for since boot. */
+unsigned long dev_cgroup_unclassified_buffers(void)
+{
+	return atomic_long_read(&devcg_unclassified_buffers);
+}
+
 /*
  * The region behind the memory @sgt describes, from its first page: one
  * buffer comes from one allocator (a CMA allocation is a single block of one
@@ -153,7 +177,7 @@ EXPORT_SYMBOL_GPL(dev_cgroup_page_region);
 struct dev_cgroup_region *dev_cgroup_sg_region(const struct sg_table *sgt)
 {
 	if (!sgt || !sgt->sgl || !sg_page(sgt->sgl))
-		return dev_cgroup_system_ram_region();
+		return dev_cgroup_unclassified_region("a table without pages");
 	return dev_cgroup_page_region(sg_page(sgt->sgl));
 }
 EXPORT_SYMBOL_GPL(dev_cgroup_sg_region);
@@ -253,18 +277,21 @@ void dev_cgroup_dma_free(struct device *dev, u64 size, void *vaddr, dma_addr_t d
 /*
  * The region behind a kernel address of an allocation: linear-map addresses
  * (dma_alloc_noncoherent() and friends) and vmalloc addresses are looked up
- * by their page; anything else is taken as page-allocator memory.
+ * by their page; anything else is unclassified (see above).
  */
 struct dev_cgroup_region *dev_cgroup_virt_region(const void *addr)
 {
 	if (is_vmalloc_addr(addr)) {
 		struct page *page = vmalloc_to_page(addr);
 
-		return page ? dev_cgroup_page_region(page) : dev_cgroup_system_ram_region();
+		/* An ioremap()ed range maps no RAM: no page to look up. */
+		if (page && pfn_valid(page_to_pfn(page)))
+			return dev_cgroup_page_region(page);
+		return dev_cgroup_unclassified_region("a vmalloc address without RAM behind it");
 	}
 	if (virt_addr_valid(addr))
 		return dev_cgroup_page_region(virt_to_page(addr));
-	return dev_cgroup_system_ram_region();
+	return dev_cgroup_unclassified_region("an address outside the linear map and vmalloc");
 }
 EXPORT_SYMBOL_GPL(dev_cgroup_virt_region);
 

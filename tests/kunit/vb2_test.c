@@ -12,7 +12,9 @@
 #include <kunit/test.h>
 #include <linux/cgroup_dev.h>
 #include <linux/dma-mapping.h>
+#include <linux/scatterlist.h>
 #include <linux/sizes.h>
+#include <linux/vmalloc.h>
 #include <media/videobuf2-core.h>
 #include <media/videobuf2-dma-contig.h>
 #include <media/videobuf2-dma-sg.h>
@@ -252,6 +254,35 @@ static void dma_sg_refused_at_limit(struct kunit *test)
 	devcg_test_cg_remove(test, cg);
 }
 
+/*
+ * Memory nobody can place (here a vmalloc range with no page behind it, and
+ * a table without pages) is charged to system RAM, where its limit applies,
+ * and counted, never silently.
+ */
+static void unclassified_memory_charged_to_ram_and_counted(struct kunit *test)
+{
+	struct devcg_test_cg *cg = devcg_test_cg_create(test, NULL, "kunit_vb2_unclassified");
+	unsigned long before = dev_cgroup_unclassified_buffers();
+	struct vm_struct *unmapped = get_vm_area(PAGE_SIZE, VM_IOREMAP);
+	struct dev_cgroup_charge charge = {};
+	struct sg_table no_pages = {};
+	int ret;
+
+	KUNIT_ASSERT_NOT_NULL(test, unmapped);
+	devcg_test_enter(test, cg);
+	ret = dev_cgroup_vb2_charge_vmalloc(&charge, unmapped->addr, PAGE_SIZE);
+	devcg_test_enter(test, NULL);
+	free_vm_area(unmapped);
+	KUNIT_EXPECT_EQ(test, ret, 0);
+	KUNIT_EXPECT_EQ(test, usage(test, cg, "system", "region.ram"), (u64)PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, dev_cgroup_unclassified_buffers(), before + 1);
+	dev_cgroup_vb2_uncharge(&charge);
+	KUNIT_EXPECT_EQ(test, usage(test, cg, "system", "region.ram"), 0ull);
+	KUNIT_EXPECT_PTR_EQ(test, dev_cgroup_sg_region(&no_pages), dev_cgroup_system_ram_region());
+	KUNIT_EXPECT_EQ(test, dev_cgroup_unclassified_buffers(), before + 2);
+	devcg_test_cg_remove(test, cg);
+}
+
 static struct kunit_case dev_cgroup_vb2_cases[] = {
 	KUNIT_CASE(dma_contig_buffer_charged_to_its_cma_area),
 	KUNIT_CASE(dma_contig_single_page_charged_to_system_ram),
@@ -262,6 +293,7 @@ static struct kunit_case dev_cgroup_vb2_cases[] = {
 	KUNIT_CASE(dma_contig_page_allocator_buffer_costs_its_whole_block),
 	KUNIT_CASE(dma_contig_non_coherent_buffer_charged_to_its_cma_area),
 	KUNIT_CASE(dma_sg_refused_at_limit),
+	KUNIT_CASE(unclassified_memory_charged_to_ram_and_counted),
 	{}
 };
 
