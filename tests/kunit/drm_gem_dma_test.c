@@ -8,7 +8,9 @@
 
 #include <kunit/test.h>
 #include <linux/cgroup_dev.h>
+#include <linux/dma-buf.h>
 #include <linux/dma-mapping.h>
+#include <linux/file.h>
 #include <linux/sizes.h>
 
 #include <drm/drm_drv.h>
@@ -16,6 +18,7 @@
 #include <drm/drm_gem_dma_helper.h>
 #include <drm/drm_kunit_helpers.h>
 #include <drm/drm_mode.h>
+#include <drm/drm_prime.h>
 
 /* Not exported to drivers: the ioctl-level entry points and DRM files. */
 #include "drm_crtc_internal.h"
@@ -150,6 +153,29 @@ static void closing_the_file_uncharges(struct kunit *test)
 }
 
 /*
+ * A PRIME export keeps the object, its memory and its charge after the
+ * handle is gone, until the dma-buf's last reference is dropped.
+ */
+static void prime_export_outlives_its_handle(struct kunit *test)
+{
+	struct gem_dma_ctx *ctx = test->priv;
+	struct devcg_test_cg *cg = devcg_test_cg_create(test, NULL, "kunit_gem_dma_prime");
+	struct drm_mode_create_dumb args;
+	struct dma_buf *dmabuf;
+
+	KUNIT_ASSERT_EQ(test, create_dumb_in(test, cg, 256, 256, &args), 0);
+	dmabuf = drm_gem_prime_handle_to_dmabuf(ctx->drm, ctx->file, args.handle, O_RDWR);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(dmabuf));
+	KUNIT_EXPECT_EQ(test, drm_mode_destroy_dumb(ctx->drm, args.handle, ctx->file), 0);
+	KUNIT_EXPECT_EQ(test, usage(test, cg, "cma", "region.reserved"), (u64)SZ_256K);
+	dma_buf_put(dmabuf);
+	/* A kernel thread's last fput is deferred: run it now. */
+	flush_delayed_fput();
+	KUNIT_EXPECT_EQ(test, usage(test, cg, "cma", "region.reserved"), 0ull);
+	devcg_test_cg_remove(test, cg);
+}
+
+/*
  * 1.2 MiB from the page allocator (a 24-bit DMA mask keeps the CMA area out
  * of reach) is one block of order 9: 2 MiB are gone, and 2 MiB are charged.
  */
@@ -186,6 +212,8 @@ struct caching_drm {
 	struct list_head cache;
 	/* Objects .gem_create_object made: each is a try to take memory. */
 	unsigned int created;
+	/* Made objects map_noncoherent, as ingenic does on some SoCs. */
+	bool noncoherent;
 };
 
 static void caching_free_object(struct drm_gem_object *obj)
@@ -213,6 +241,7 @@ static struct drm_gem_object *caching_create_object(struct drm_device *drm, size
 	if (!bo)
 		return ERR_PTR(-ENOMEM);
 	bo->base.base.funcs = &caching_bo_funcs;
+	bo->base.map_noncoherent = cdrm->noncoherent;
 	INIT_LIST_HEAD(&bo->cache_link);
 	cdrm->created++;
 	return &bo->base.base;
@@ -348,6 +377,7 @@ static struct kunit_case dev_cgroup_gem_dma_cases[] = {
 	KUNIT_CASE(dumb_create_refused_at_limit),
 	KUNIT_CASE(closing_the_file_uncharges),
 	KUNIT_CASE(page_allocator_buffers_cost_their_whole_block),
+	KUNIT_CASE(prime_export_outlives_its_handle),
 	{}
 };
 
@@ -361,9 +391,35 @@ static struct kunit_suite dev_cgroup_gem_dma_suite = {
 };
 kunit_test_suite(dev_cgroup_gem_dma_suite);
 
+/*
+ * map_noncoherent objects (dma_alloc_noncoherent()) are found in their CMA
+ * area and, refused, freed by the matching call before the driver sees them.
+ */
+static void noncoherent_objects_charged_and_freed_on_refusal(struct kunit *test)
+{
+	struct caching_drm *cdrm = test->priv;
+	struct devcg_test_cg *cg = devcg_test_cg_create(test, NULL, "kunit_gem_dma_noncoherent");
+	struct drm_gem_dma_object *fits, *refused;
+
+	cdrm->noncoherent = true;
+	KUNIT_ASSERT_EQ(test, devcg_test_write(cg->dentry, "dev.max", "cma region.reserved=384K"), 0);
+	fits = caching_bo_create(test, cdrm, cg, SZ_256K);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(fits));
+	KUNIT_EXPECT_TRUE(test, fits->map_noncoherent);
+	KUNIT_EXPECT_EQ(test, usage(test, cg, "cma", "region.reserved"), (u64)SZ_256K);
+	refused = caching_bo_create(test, cdrm, cg, SZ_256K);
+	KUNIT_EXPECT_EQ(test, PTR_ERR_OR_ZERO(refused), -ENOMEM);
+	KUNIT_EXPECT_TRUE(test, list_empty(&cdrm->cache));
+	drm_gem_object_put(&fits->base);
+	KUNIT_EXPECT_EQ(test, caching_drm_purge(cdrm), 1u);
+	KUNIT_EXPECT_EQ(test, usage(test, cg, "cma", "region.reserved"), 0ull);
+	devcg_test_cg_remove(test, cg);
+}
+
 static struct kunit_case dev_cgroup_gem_dma_cache_cases[] = {
 	KUNIT_CASE(a_refused_buffer_never_reaches_a_caching_driver),
 	KUNIT_CASE(no_memory_is_taken_without_room_anywhere),
+	KUNIT_CASE(noncoherent_objects_charged_and_freed_on_refusal),
 	{}
 };
 

@@ -24,6 +24,8 @@ const VIDIOC_QBUF: libc::c_ulong = 0xC058_560F;
 const VIDIOC_DQBUF: libc::c_ulong = 0xC058_5611;
 const VIDIOC_STREAMON: libc::c_ulong = 0x4004_5612;
 const VIDIOC_STREAMOFF: libc::c_ulong = 0x4004_5613;
+const VIDIOC_CREATE_BUFS: libc::c_ulong = 0xC100_565C;
+const VIDIOC_EXPBUF: libc::c_ulong = 0xC040_5610;
 const BUF_TYPE_VIDEO_CAPTURE: u32 = 1;
 const MEMORY_MMAP: u32 = 1;
 const MEMORY_USERPTR: u32 = 2;
@@ -57,7 +59,35 @@ struct Buffer {
     _reserved: [u32; 3],
 }
 
+/// `struct v4l2_create_buffers`: the format is `VIDIOC_G_FMT`'s, as is.
+#[repr(C)]
+struct CreateBuffers {
+    index: u32,
+    count: u32,
+    memory: u32,
+    _pad: u32,
+    format: [u8; 208],
+    capabilities: u32,
+    flags: u32,
+    max_num_buffers: u32,
+    reserved: [u32; 5],
+}
+
+/// `struct v4l2_exportbuffer`.
+#[repr(C)]
+#[derive(Default)]
+struct ExportBuffer {
+    kind: u32,
+    index: u32,
+    plane: u32,
+    flags: u32,
+    fd: i32,
+    reserved: [u32; 11],
+}
+
 const _: () = assert!(std::mem::size_of::<Buffer>() == 88);
+const _: () = assert!(std::mem::size_of::<CreateBuffers>() == 256);
+const _: () = assert!(std::mem::size_of::<ExportBuffer>() == 64);
 const _: () = assert!(std::mem::size_of::<RequestBuffers>() == 20);
 
 /// One vivid capture node, opened.
@@ -102,12 +132,18 @@ impl Capture {
         }
     }
 
-    /// Bytes one buffer is charged: the image size rounded to pages, as vb2 allocates.
-    pub(crate) fn buffer_bytes(&self) -> Result<u64, String> {
+    /// The current capture format, as `VIDIOC_G_FMT` returns it.
+    fn format(&self) -> Result<[u8; 208], String> {
         let mut format = [0u8; 208];
         format[0..4].copy_from_slice(&BUF_TYPE_VIDEO_CAPTURE.to_ne_bytes());
         self.ioctl(VIDIOC_G_FMT, &mut format)
             .map_err(|e| format!("{}: G_FMT errno {e}", self.name))?;
+        Ok(format)
+    }
+
+    /// Bytes one buffer is charged: the image size rounded to pages, as vb2 allocates.
+    pub(crate) fn buffer_bytes(&self) -> Result<u64, String> {
+        let format = self.format()?;
         let size = u32::from_ne_bytes(format[28..32].try_into().unwrap_or_default()) as u64;
         ensure(size > 0, || format!("{}: sizeimage 0", self.name))?;
         Ok(size.div_ceil(PAGE) * PAGE)
@@ -127,6 +163,38 @@ impl Capture {
         };
         self.ioctl(VIDIOC_REQBUFS, &mut req)?;
         Ok(req.count)
+    }
+
+    /// `VIDIOC_CREATE_BUFS` of `count` MMAP buffers in the current format:
+    /// the count granted, or the errno.
+    fn create_bufs(&self, count: u32) -> Result<u32, i32> {
+        let mut create = CreateBuffers {
+            index: 0,
+            count,
+            memory: MEMORY_MMAP,
+            _pad: 0,
+            format: self.format().map_err(|_| libc::EIO)?,
+            capabilities: 0,
+            flags: 0,
+            max_num_buffers: 0,
+            reserved: [0; 5],
+        };
+        self.ioctl(VIDIOC_CREATE_BUFS, &mut create)?;
+        Ok(create.count)
+    }
+
+    /// `VIDIOC_EXPBUF` of buffer `index`: a dma-buf of it.
+    fn export(&self, index: u32) -> Result<File, String> {
+        let mut export = ExportBuffer {
+            kind: BUF_TYPE_VIDEO_CAPTURE,
+            index,
+            flags: libc::O_CLOEXEC as u32,
+            ..Default::default()
+        };
+        self.ioctl(VIDIOC_EXPBUF, &mut export)
+            .map_err(|e| format!("EXPBUF {index}: errno {e}"))?;
+        // SAFETY: EXPBUF returned a new file descriptor that nothing else owns.
+        Ok(unsafe { <File as std::os::fd::FromRawFd>::from_raw_fd(export.fd) })
     }
 
     fn buffer(&self, index: u32) -> Buffer {
@@ -191,6 +259,14 @@ pub fn tests() -> Vec<Test> {
         Test {
             name: "reqbufs_over_limit_fails_with_enomem",
             run: reqbufs_over_limit_fails_with_enomem,
+        },
+        Test {
+            name: "create_bufs_charged_refused_and_uncharged",
+            run: create_bufs_charged_refused_and_uncharged,
+        },
+        Test {
+            name: "exported_buffer_outlives_its_queue_charged",
+            run: exported_buffer_outlives_its_queue_charged,
         },
         Test {
             name: "reqbufs_without_room_anywhere_takes_no_memory",
@@ -292,6 +368,75 @@ fn reqbufs_over_limit_fails_with_enomem() -> TestResult {
         .reqbufs(0)
         .map_err(|e| format!("REQBUFS 0: errno {e}"))?;
     CMA.expect(&cg.path, "dev.current", "", 0)
+}
+
+/// `VIDIOC_CREATE_BUFS` adds buffers to a queue: each is charged like a
+/// REQBUFS one, refused at the limit with ENOMEM (no buffer added, nothing
+/// kept), and uncharged when the queue is freed.
+fn create_bufs_charged_refused_and_uncharged() -> TestResult {
+    enable_dev(ROOT)?;
+    let cg = Cgroup::new(ROOT, "v4l2_create_bufs")?;
+    let capture = Capture::open(0)?;
+    let bytes = capture.buffer_bytes()?;
+    CMA.set_max(&cg.path, &(3 * bytes).to_string())?;
+    let _inside = Inside::new(&cg.path)?;
+    let granted = capture
+        .reqbufs(2)
+        .map_err(|e| format!("REQBUFS 2: errno {e}"))?;
+    ensure(granted == 2, || format!("REQBUFS 2 granted {granted}"))?;
+    let created = capture
+        .create_bufs(1)
+        .map_err(|e| format!("CREATE_BUFS 1 within the limit: errno {e}"))?;
+    ensure(created == 1, || format!("CREATE_BUFS 1 created {created}"))?;
+    CMA.expect(&cg.path, "dev.current", "", 3 * bytes)?;
+    CMA.expect(&cg.path, "dev.stat", ".v4l2", 3 * bytes)?;
+    let in_use = cma_pages_in_use()?;
+    match capture.create_bufs(1) {
+        Err(libc::ENOMEM) => {}
+        other => {
+            return Err(format!(
+                "CREATE_BUFS over the limit: expected ENOMEM, got {other:?}"
+            ))
+        }
+    }
+    let now = cma_pages_in_use()?;
+    ensure(now == in_use, || {
+        format!("the refused CREATE_BUFS kept CMA pages: {in_use} -> {now} in use")
+    })?;
+    CMA.expect(&cg.path, "dev.current", "", 3 * bytes)?;
+    CMA.expect(&cg.path, "dev.events", ".max", 1)?;
+    capture
+        .reqbufs(0)
+        .map_err(|e| format!("REQBUFS 0: errno {e}"))?;
+    CMA.expect(&cg.path, "dev.current", "", 0)
+}
+
+/// A buffer exported with `VIDIOC_EXPBUF` keeps its memory after the queue
+/// frees its buffers and the device is closed: it stays charged to the
+/// cgroup that allocated it until the last dma-buf reference is gone.
+fn exported_buffer_outlives_its_queue_charged() -> TestResult {
+    enable_dev(ROOT)?;
+    let cg = Cgroup::new(ROOT, "v4l2_expbuf")?;
+    let capture = Capture::open(0)?;
+    let bytes = capture.buffer_bytes()?;
+    let granted = {
+        let _inside = Inside::new(&cg.path)?;
+        capture
+            .reqbufs(2)
+            .map_err(|e| format!("REQBUFS 2: errno {e}"))?
+    };
+    let exported = capture.export(0)?;
+    CMA.expect(&cg.path, "dev.current", "", granted as u64 * bytes)?;
+    capture
+        .reqbufs(0)
+        .map_err(|e| format!("REQBUFS 0 with an exported buffer: errno {e}"))?;
+    CMA.expect(&cg.path, "dev.current", "", bytes)?;
+    drop(capture);
+    CMA.expect(&cg.path, "dev.current", "", bytes)?;
+    CMA.expect(&cg.path, "dev.stat", ".v4l2", bytes)?;
+    drop(exported);
+    CMA.expect(&cg.path, "dev.current", "", 0)?;
+    CMA.expect(&cg.path, "dev.stat", ".v4l2", 0)
 }
 
 /// With no room for a buffer in the CMA area nor in the page allocator,
