@@ -117,8 +117,9 @@ struct dev_cgroup_region *dev_cgroup_virt_region(const void *addr);
 struct dev_cgroup_region *dev_cgroup_unclassified_region(const char *why);
 unsigned long dev_cgroup_unclassified_buffers(void);
 struct dev_cgroup_region *dev_cgroup_dma_direct_region(struct device *dev, dma_addr_t dma_addr);
-u64 dev_cgroup_dma_cost(struct device *dev, struct dev_cgroup_region *region, u64 size);
-int dev_cgroup_dma_check_room(struct device *dev, size_t size);
+u64 dev_cgroup_dma_cost(struct device *dev, struct dev_cgroup_region *region, u64 size,
+			bool pages_api);
+int dev_cgroup_dma_check_room(struct device *dev, size_t size, bool pages_api);
 void dev_cgroup_dma_free(struct device *dev, u64 size, void *vaddr, dma_addr_t dma_addr,
 			 bool noncoherent);
 /* The region behind a DMA API allocation (src/adapters/backing.rs). */
@@ -265,7 +266,7 @@ static inline struct dev_cgroup_region *dev_cgroup_sg_region(const struct sg_tab
 	return NULL;
 }
 
-static inline int dev_cgroup_dma_check_room(struct device *dev, size_t size)
+static inline int dev_cgroup_dma_check_room(struct device *dev, size_t size, bool pages_api)
 {
 	return 0;
 }

@@ -79,7 +79,7 @@ pub unsafe extern "C" fn dev_cgroup_drm_gem_dma_charge(
         }
     };
     // SAFETY: no preconditions.
-    let cost = unsafe { bindings::dev_cgroup_dma_cost(dev, region, size) };
+    let cost = unsafe { bindings::dev_cgroup_dma_cost(dev, region, size, noncoherent) };
     // SAFETY: `record` is writable and empty (caller); memory regions are
     // boot-time regions.
     let ret = unsafe {

@@ -189,10 +189,38 @@ static bool devcg_dma_direct(struct device *dev)
 }
 
 /*
+ * dma_alloc_attrs() serves @dev from a pool of its own: per-device coherent
+ * memory (dma_declare_coherent_memory(), reserved-memory "shared-dma-pool"),
+ * which dma_alloc_from_dev_coherent() never falls back from, or the global
+ * coherent pool. The pages API (dma_alloc_pages(), dma_alloc_noncoherent(),
+ * dma_alloc_noncontiguous()) does not use them.
+ */
+static bool devcg_dma_coherent_pool(struct device *dev)
+{
+#ifdef CONFIG_DMA_DECLARE_COHERENT
+	if (dev->dma_mem)
+		return true;
+#endif
+	return IS_ENABLED(CONFIG_DMA_GLOBAL_POOL);
+}
+
+/*
+ * dma_alloc_attrs() for @dev goes to the architecture's own allocator (ARM's
+ * arch_dma_alloc() for a device that is not cache-coherent), which frees the
+ * tail of the block it allocates.
+ */
+static bool devcg_dma_arch_alloc(struct device *dev)
+{
+	return IS_ENABLED(CONFIG_ARCH_HAS_DMA_ALLOC) && !dev_is_dma_coherent(dev);
+}
+
+/*
  * The region behind a dma_alloc_attrs() allocation of a device the DMA layer
  * maps directly: its DMA address gives its first page, as
- * dma_direct_get_sgtable() finds it, with no allocation. NULL when that does
- * not apply (the caller then asks the DMA API for a table).
+ * dma_direct_get_sgtable() finds it, with no allocation. Memory from a pool
+ * that has no region (see devcg_dma_coherent_pool(), restricted swiotlb
+ * pools) or with no page behind it is unclassified. NULL when the device is
+ * not directly mapped (the caller then asks the DMA API for a table).
  */
 struct dev_cgroup_region *dev_cgroup_dma_direct_region(struct device *dev, dma_addr_t dma_addr)
 {
@@ -200,51 +228,69 @@ struct dev_cgroup_region *dev_cgroup_dma_direct_region(struct device *dev, dma_a
 
 	if (!devcg_dma_direct(dev))
 		return NULL;
+	if (devcg_dma_coherent_pool(dev))
+		return dev_cgroup_unclassified_region("a per-device or global coherent pool");
+	if (is_swiotlb_for_alloc(dev))
+		return dev_cgroup_unclassified_region("a restricted DMA pool");
 	pfn = PHYS_PFN(dma_to_phys(dev, dma_addr));
+	/* Not asking dma_get_sgtable(): it would take pfn_to_page() of it. */
 	if (!pfn_valid(pfn))
-		return NULL;
+		return dev_cgroup_unclassified_region("a DMA address without a page");
 	return dev_cgroup_page_region(pfn_to_page(pfn));
 }
 EXPORT_SYMBOL_GPL(dev_cgroup_dma_direct_region);
 
 /*
  * What a buffer of @size bytes that the DMA layer allocated for @dev from
- * @region really took. A directly mapped device's page-allocator memory is
- * one block of order get_order(size) (__dma_direct_alloc_pages()), kept
- * whole until it is freed: a 1.2 MiB buffer takes 2 MiB. A CMA area gives
- * exactly the pages asked for, and the IOMMU path allocates page by page.
+ * @region really took; @pages_api: allocated with dma_alloc_pages(),
+ * dma_alloc_noncoherent() or dma_alloc_noncontiguous(), else with
+ * dma_alloc_attrs(). A directly mapped device's page-allocator memory is one
+ * block of order get_order(size) (__dma_direct_alloc_pages()), kept whole
+ * until it is freed: a 1.2 MiB buffer takes 2 MiB. So is a per-device
+ * coherent pool's (a bitmap region of that order). A CMA area and a
+ * restricted pool give exactly the pages asked for, an architecture's own
+ * allocator frees the tail of its block, and the IOMMU path allocates page
+ * by page (IOMMU allocations of one contiguous block are counted the same,
+ * short of their rounding).
  */
-u64 dev_cgroup_dma_cost(struct device *dev, struct dev_cgroup_region *region, u64 size)
+u64 dev_cgroup_dma_cost(struct device *dev, struct dev_cgroup_region *region, u64 size,
+			bool pages_api)
 {
-	if (size && region && region == dev_cgroup_system_ram_region() && devcg_dma_direct(dev))
+	if (!size || !region || !devcg_dma_direct(dev))
+		return PAGE_ALIGN(size);
+	if (!pages_api && devcg_dma_coherent_pool(dev))
 		return (u64)PAGE_SIZE << get_order(size);
-	return PAGE_ALIGN(size);
+	if (region != dev_cgroup_system_ram_region() || is_swiotlb_for_alloc(dev))
+		return PAGE_ALIGN(size);
+	if (!pages_api && devcg_dma_arch_alloc(dev))
+		return PAGE_ALIGN(size);
+	return (u64)PAGE_SIZE << get_order(size);
 }
 EXPORT_SYMBOL_GPL(dev_cgroup_dma_cost);
 
 /*
- * Before a dma_alloc_*() of @size bytes for @dev: -ENOMEM when the current
- * task's cgroup has no room in any region the memory could come from, so
- * that a task over its limit makes no CMA area migrate pages for memory it
- * would give back at once. For a directly mapped device the candidates are
- * its CMA area (per-device, or the default one above a page) and the page
- * allocator (at the cost dev_cgroup_dma_cost() gives); memory that may come
- * from anywhere else (per-device coherent or restricted pools, per-node CMA
- * areas, an IOMMU) is left to the charge made once it exists.
+ * Before a DMA allocation of @size bytes for @dev (@pages_api as for
+ * dev_cgroup_dma_cost()): -ENOMEM when the current task's cgroup has no room
+ * in any region the memory could come from, so that a task over its limit
+ * makes no CMA area migrate pages for memory it would give back at once.
+ * For a directly mapped device served by dma-direct, the candidates are its
+ * CMA area (per-device, or the default one above a page) and the page
+ * allocator (at the cost dev_cgroup_dma_cost() gives). Whenever the memory
+ * may come from anywhere else (pools, per-node CMA areas, an architecture's
+ * allocator, an IOMMU) or a candidate has no region, 0: the charge made once
+ * the memory exists decides.
  */
-int dev_cgroup_dma_check_room(struct device *dev, size_t size)
+int dev_cgroup_dma_check_room(struct device *dev, size_t size, bool pages_api)
 {
 	struct dev_cgroup_region *regions[2];
 	u64 costs[2];
-	unsigned int nr = 0;
+	unsigned int nr = 0, i;
 	struct cma *cma __maybe_unused;
 
 	if (!devcg_dma_direct(dev) || is_swiotlb_for_alloc(dev) || IS_ENABLED(CONFIG_DMA_NUMA_CMA))
 		return 0;
-#ifdef CONFIG_DMA_DECLARE_COHERENT
-	if (dev->dma_mem)
+	if (!pages_api && (devcg_dma_coherent_pool(dev) || devcg_dma_arch_alloc(dev)))
 		return 0;
-#endif
 #ifdef CONFIG_DMA_CMA
 	/* As dma_alloc_contiguous() picks the area. */
 	cma = dev->cma_area ?: (size > PAGE_SIZE ? dma_contiguous_default_area : NULL);
@@ -254,8 +300,12 @@ int dev_cgroup_dma_check_room(struct device *dev, size_t size)
 	}
 #endif
 	regions[nr] = dev_cgroup_system_ram_region();
-	costs[nr] = dev_cgroup_dma_cost(dev, regions[nr], size);
+	costs[nr] = dev_cgroup_dma_cost(dev, regions[nr], size, pages_api);
 	nr++;
+	/* Memory of a region nobody registered is charged nothing: room. */
+	for (i = 0; i < nr; i++)
+		if (!regions[i])
+			return 0;
 	return dev_cgroup_check_room(regions, costs, nr);
 }
 EXPORT_SYMBOL_GPL(dev_cgroup_dma_check_room);

@@ -82,7 +82,8 @@ pub unsafe extern "C" fn dev_cgroup_vb2_charge_dma_contig(
     let region =
         unsafe { bindings::dev_cgroup_dma_region(dev, cookie, dma_addr, sgt, size, attrs) };
     // SAFETY: no preconditions.
-    let cost = unsafe { bindings::dev_cgroup_dma_cost(dev, region, size) };
+    // A table comes with dma_alloc_noncontiguous() (non-coherent buffers).
+    let cost = unsafe { bindings::dev_cgroup_dma_cost(dev, region, size, !sgt.is_null()) };
     // SAFETY: forwarded from the caller; memory regions are boot-time regions.
     unsafe { charge(record, region, cost) }
 }

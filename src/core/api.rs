@@ -331,8 +331,8 @@ pub(crate) unsafe extern "C" fn devcg_test_pool_count(
 /// the current task's cgroup would surely be refused: 0 if some region has
 /// room now (the charge made once the memory exists decides), else
 /// `-ENOMEM`, with the refusal of the first region counted in `dev.events`
-/// as a refused charge's would be. NULL regions are skipped; with none left,
-/// 0. Nothing is charged and no pool is created.
+/// as a refused charge's would be. A NULL region (memory nobody accounts)
+/// always has room. Nothing is charged and no pool is created.
 ///
 /// # Safety
 ///
@@ -357,10 +357,12 @@ pub(crate) unsafe extern "C" fn dev_cgroup_check_room(
             core::slice::from_raw_parts(costs, nr as usize),
         )
     };
+    if regions.iter().any(|region| region.is_null()) {
+        return 0;
+    }
     let mut candidates = regions
         .iter()
         .zip(costs)
-        .filter(|(region, _)| !region.is_null())
         // SAFETY: the caller holds each region's device for the call.
         .map(|(region, cost)| (unsafe { held_region(*region) }, *cost));
     let Some((first, first_cost)) = candidates.clone().next() else {

@@ -15,6 +15,8 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 
+#include <trace/events/cma.h>
+
 #include "cgroupfs.h"
 
 struct vfsmount *devcg_test_mnt;
@@ -188,3 +190,47 @@ void devcg_test_enter(struct kunit *test, struct devcg_test_cg *cg)
 
 	KUNIT_ASSERT_EQ(test, devcg_test_write(dir, "cgroup.procs", "0"), 0);
 }
+
+#if IS_ENABLED(CONFIG_CMA) && IS_ENABLED(CONFIG_TRACEPOINTS)
+static atomic_t cma_allocs_seen;
+
+static void devcg_test_count_cma_alloc(void *data, const char *name, unsigned long count,
+				       unsigned int align)
+{
+	atomic_inc(&cma_allocs_seen);
+}
+
+int devcg_test_cma_allocs_start(struct kunit *test)
+{
+	atomic_set(&cma_allocs_seen, 0);
+	return register_trace_cma_alloc_start(devcg_test_count_cma_alloc, NULL);
+}
+
+int devcg_test_cma_allocs_stop(void)
+{
+	unregister_trace_cma_alloc_start(devcg_test_count_cma_alloc, NULL);
+	tracepoint_synchronize_unregister();
+	return atomic_read(&cma_allocs_seen);
+}
+
+int devcg_test_cma_allocs(void)
+{
+	return atomic_read(&cma_allocs_seen);
+}
+#else
+int devcg_test_cma_allocs_start(struct kunit *test)
+{
+	kunit_skip(test, "watching CMA allocations needs CONFIG_CMA and CONFIG_TRACEPOINTS");
+	return -EOPNOTSUPP;
+}
+
+int devcg_test_cma_allocs_stop(void)
+{
+	return -1;
+}
+
+int devcg_test_cma_allocs(void)
+{
+	return -1;
+}
+#endif

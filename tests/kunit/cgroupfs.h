@@ -41,6 +41,15 @@ int devcg_test_charge_current_from(struct cgroup_subsys_state *css,
 				   struct dev_cgroup_region *region, u64 size,
 				   enum dev_cgroup_consumer consumer,
 				   struct dev_cgroup_pool **ret_pool);
+/*
+ * Counting cma_alloc() calls of every area (tracepoint cma_alloc_start):
+ * start (0 or an errno; skips the test without CONFIG_TRACEPOINTS), read the
+ * count so far, stop (returns the count).
+ */
+int devcg_test_cma_allocs_start(struct kunit *test);
+int devcg_test_cma_allocs(void);
+int devcg_test_cma_allocs_stop(void);
+
 /* How many pools @css's cgroup has (src/core/api.rs, KUnit builds only). */
 size_t devcg_test_pool_count(struct cgroup_subsys_state *css);
 

@@ -196,6 +196,25 @@ static void page_allocator_buffers_cost_their_whole_block(struct kunit *test)
 	devcg_test_cg_remove(test, cg);
 }
 
+static struct kunit_case dev_cgroup_gem_dma_cases[] = {
+	KUNIT_CASE(dumb_buffers_charged_to_the_memory_they_got),
+	KUNIT_CASE(dumb_create_refused_at_limit),
+	KUNIT_CASE(closing_the_file_uncharges),
+	KUNIT_CASE(page_allocator_buffers_cost_their_whole_block),
+	KUNIT_CASE(prime_export_outlives_its_handle),
+	{}
+};
+
+static struct kunit_suite dev_cgroup_gem_dma_suite = {
+	.name = "dev_cgroup_drm_gem_dma",
+	.suite_init = devcg_test_suite_init,
+	.suite_exit = devcg_test_suite_exit,
+	.init = gem_dma_test_init,
+	.exit = gem_dma_test_exit,
+	.test_cases = dev_cgroup_gem_dma_cases,
+};
+kunit_test_suite(dev_cgroup_gem_dma_suite);
+
 /*
  * A driver that keeps objects with memory for reuse, as vc4 does:
  * vc4_free_object() puts an object whose vaddr is set on a per-size cache
@@ -210,8 +229,6 @@ struct caching_bo {
 struct caching_drm {
 	struct drm_device drm;
 	struct list_head cache;
-	/* Objects .gem_create_object made: each is a try to take memory. */
-	unsigned int created;
 	/* Made objects map_noncoherent, as ingenic does on some SoCs. */
 	bool noncoherent;
 };
@@ -243,7 +260,6 @@ static struct drm_gem_object *caching_create_object(struct drm_device *drm, size
 	bo->base.base.funcs = &caching_bo_funcs;
 	bo->base.map_noncoherent = cdrm->noncoherent;
 	INIT_LIST_HEAD(&bo->cache_link);
-	cdrm->created++;
 	return &bo->base.base;
 }
 
@@ -342,54 +358,37 @@ static void a_refused_buffer_never_reaches_a_caching_driver(struct kunit *test)
 
 /*
  * With no room in any region the memory could come from, the create fails
- * before any is taken (no object is even made), and counts the refusal.
+ * before any is taken (CMA is not even asked), and counts the refusal.
  */
 static void no_memory_is_taken_without_room_anywhere(struct kunit *test)
 {
 	struct caching_drm *cdrm = test->priv;
 	struct devcg_test_cg *cg = devcg_test_cg_create(test, NULL, "kunit_gem_dma_room");
 	struct drm_gem_dma_object *fits, *refused;
-	unsigned int created;
+	int without_room, with_room;
 
 	KUNIT_ASSERT_EQ(test, devcg_test_write(cg->dentry, "dev.max",
 					       "cma region.reserved=384K\nsystem region.ram=128K"), 0);
 	fits = caching_bo_create(test, cdrm, cg, SZ_256K);
 	KUNIT_ASSERT_FALSE(test, IS_ERR(fits));
-	created = cdrm->created;
+	KUNIT_ASSERT_EQ(test, devcg_test_cma_allocs_start(test), 0);
 	refused = caching_bo_create(test, cdrm, cg, SZ_256K);
 	KUNIT_EXPECT_EQ(test, PTR_ERR_OR_ZERO(refused), -ENOMEM);
-	KUNIT_EXPECT_EQ(test, cdrm->created, created);
+	without_room = devcg_test_cma_allocs();
 	KUNIT_EXPECT_EQ(test, devcg_test_value(test, cg->dentry, "dev.events", "cma",
 					       "region.reserved.max"), 1ull);
 	/* Room in the page allocator is enough to try. */
 	KUNIT_ASSERT_EQ(test, devcg_test_write(cg->dentry, "dev.max", "system region.ram=max"), 0);
 	refused = caching_bo_create(test, cdrm, cg, SZ_256K);
 	KUNIT_EXPECT_EQ(test, PTR_ERR_OR_ZERO(refused), -ENOMEM);
-	KUNIT_EXPECT_EQ(test, cdrm->created, created + 1);
+	with_room = devcg_test_cma_allocs_stop();
+	KUNIT_EXPECT_EQ(test, without_room, 0);
+	KUNIT_EXPECT_EQ(test, with_room, 1);
 	drm_gem_object_put(&fits->base);
 	caching_drm_purge(cdrm);
 	KUNIT_EXPECT_EQ(test, usage(test, cg, "cma", "region.reserved"), 0ull);
 	devcg_test_cg_remove(test, cg);
 }
-
-static struct kunit_case dev_cgroup_gem_dma_cases[] = {
-	KUNIT_CASE(dumb_buffers_charged_to_the_memory_they_got),
-	KUNIT_CASE(dumb_create_refused_at_limit),
-	KUNIT_CASE(closing_the_file_uncharges),
-	KUNIT_CASE(page_allocator_buffers_cost_their_whole_block),
-	KUNIT_CASE(prime_export_outlives_its_handle),
-	{}
-};
-
-static struct kunit_suite dev_cgroup_gem_dma_suite = {
-	.name = "dev_cgroup_drm_gem_dma",
-	.suite_init = devcg_test_suite_init,
-	.suite_exit = devcg_test_suite_exit,
-	.init = gem_dma_test_init,
-	.exit = gem_dma_test_exit,
-	.test_cases = dev_cgroup_gem_dma_cases,
-};
-kunit_test_suite(dev_cgroup_gem_dma_suite);
 
 /*
  * map_noncoherent objects (dma_alloc_noncoherent()) are found in their CMA
@@ -416,6 +415,15 @@ static void noncoherent_objects_charged_and_freed_on_refusal(struct kunit *test)
 	devcg_test_cg_remove(test, cg);
 }
 
+/* What a failed test left in the cache goes, with its charges. */
+static void caching_test_exit(struct kunit *test)
+{
+	struct caching_drm *cdrm = test->priv;
+
+	if (cdrm)
+		caching_drm_purge(cdrm);
+}
+
 static struct kunit_case dev_cgroup_gem_dma_cache_cases[] = {
 	KUNIT_CASE(a_refused_buffer_never_reaches_a_caching_driver),
 	KUNIT_CASE(no_memory_is_taken_without_room_anywhere),
@@ -429,6 +437,7 @@ static struct kunit_suite dev_cgroup_gem_dma_cache_suite = {
 	.suite_init = devcg_test_suite_init,
 	.suite_exit = devcg_test_suite_exit,
 	.init = caching_test_init,
+	.exit = caching_test_exit,
 	.test_cases = dev_cgroup_gem_dma_cache_cases,
 };
 kunit_test_suite(dev_cgroup_gem_dma_cache_suite);

@@ -19,7 +19,6 @@
 #include <media/videobuf2-dma-contig.h>
 #include <media/videobuf2-dma-sg.h>
 #include <media/videobuf2-vmalloc.h>
-#include <trace/events/cma.h>
 
 #include "cgroupfs.h"
 
@@ -148,13 +147,6 @@ static void vmalloc_buffer_charged_and_refused(struct kunit *test)
 	devcg_test_cg_remove(test, cg);
 }
 
-static atomic_t cma_allocs;
-
-static void count_cma_alloc(void *data, const char *name, unsigned long count, unsigned int align)
-{
-	atomic_inc(&cma_allocs);
-}
-
 /*
  * With no room in the CMA area nor in the page allocator, the memop fails
  * before it asks CMA for pages (which would migrate other users' pages for
@@ -170,17 +162,14 @@ static void dma_contig_refused_before_taking_memory(struct kunit *test)
 					       "cma region.reserved=384K\nsystem region.ram=128K"), 0);
 	buf = alloc_in(test, cg, &vb2_dma_contig_memops, SZ_256K);
 	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(buf));
-	KUNIT_ASSERT_EQ(test, register_trace_cma_alloc_start(count_cma_alloc, NULL), 0);
-	atomic_set(&cma_allocs, 0);
+	KUNIT_ASSERT_EQ(test, devcg_test_cma_allocs_start(test), 0);
 	refused = alloc_in(test, cg, &vb2_dma_contig_memops, SZ_256K);
 	KUNIT_EXPECT_EQ(test, PTR_ERR_OR_ZERO(refused), -ENOMEM);
-	before_room = atomic_read(&cma_allocs);
+	before_room = devcg_test_cma_allocs();
 	KUNIT_EXPECT_EQ(test, devcg_test_write(cg->dentry, "dev.max", "system region.ram=max"), 0);
 	refused = alloc_in(test, cg, &vb2_dma_contig_memops, SZ_256K);
 	KUNIT_EXPECT_EQ(test, PTR_ERR_OR_ZERO(refused), -ENOMEM);
-	with_room = atomic_read(&cma_allocs);
-	unregister_trace_cma_alloc_start(count_cma_alloc, NULL);
-	tracepoint_synchronize_unregister();
+	with_room = devcg_test_cma_allocs_stop();
 	KUNIT_EXPECT_EQ(test, before_room, 0);
 	KUNIT_EXPECT_EQ(test, with_room, 1);
 	KUNIT_EXPECT_EQ(test, devcg_test_value(test, cg->dentry, "dev.events", "cma",
