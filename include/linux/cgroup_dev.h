@@ -85,6 +85,16 @@ int dev_cgroup_try_charge(struct dev_cgroup_region *region, u64 size,
 			  enum dev_cgroup_consumer consumer,
 			  struct dev_cgroup_pool **ret_pool,
 			  struct dev_cgroup_pool **ret_limit_pool);
+/*
+ * Charges the cgroup that owns a buffer, @owner (referenced by the caller),
+ * or if that cgroup was removed, its nearest online ancestor; NULL: the
+ * current task's cgroup. Otherwise as dev_cgroup_try_charge().
+ */
+int dev_cgroup_try_charge_owner(struct cgroup_subsys_state *owner,
+				struct dev_cgroup_region *region, u64 size,
+				enum dev_cgroup_consumer consumer,
+				struct dev_cgroup_pool **ret_pool,
+				struct dev_cgroup_pool **ret_limit_pool);
 int dev_cgroup_try_charge_css(struct cgroup_subsys_state *css,
 			      struct dev_cgroup_region *region, u64 size,
 			      enum dev_cgroup_consumer consumer,
@@ -201,6 +211,15 @@ static inline int dev_cgroup_try_charge(struct dev_cgroup_region *region, u64 si
 	if (ret_limit_pool)
 		*ret_limit_pool = NULL;
 	return 0;
+}
+
+static inline int dev_cgroup_try_charge_owner(struct cgroup_subsys_state *owner,
+					      struct dev_cgroup_region *region, u64 size,
+					      enum dev_cgroup_consumer consumer,
+					      struct dev_cgroup_pool **ret_pool,
+					      struct dev_cgroup_pool **ret_limit_pool)
+{
+	return dev_cgroup_try_charge(region, size, consumer, ret_pool, ret_limit_pool);
 }
 
 static inline int dev_cgroup_try_charge_css(struct cgroup_subsys_state *css,

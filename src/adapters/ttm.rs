@@ -93,8 +93,9 @@ pub unsafe extern "C" fn dev_cgroup_drm_register_region(
 ///
 /// Returns 0, `-ENOSPC` when a `dev.max` was hit (with a referenced limiting
 /// pool in `*ret_limit_pool` if it is non-NULL), or `-ENOMEM`. An owner whose
-/// cgroup was removed is charged through the current task instead; memory of
-/// a device being unregistered is not charged.
+/// cgroup was removed is charged through its nearest online ancestor, as the
+/// memory controller reparents, never the task that triggered the move;
+/// memory of a device being unregistered is not charged.
 ///
 /// # Safety
 ///
@@ -113,27 +114,17 @@ pub unsafe extern "C" fn dev_cgroup_ttm_charge(
     let drm = bindings::dev_cgroup_consumer_DEV_CGROUP_CONSUMER_DRM;
     let mut ret = 0;
     if !region.is_null() {
-        ret = if owner.is_null() {
-            ENOENT.to_errno()
-        } else {
-            // SAFETY: forwarded from the caller.
-            unsafe {
-                bindings::dev_cgroup_try_charge_css(
-                    owner,
-                    region,
-                    size,
-                    drm,
-                    &mut pool,
-                    ret_limit_pool,
-                )
-            }
+        // SAFETY: forwarded from the caller.
+        ret = unsafe {
+            bindings::dev_cgroup_try_charge_owner(
+                owner,
+                region,
+                size,
+                drm,
+                &mut pool,
+                ret_limit_pool,
+            )
         };
-        if ret == ENOENT.to_errno() {
-            // SAFETY: forwarded from the caller.
-            ret = unsafe {
-                bindings::dev_cgroup_try_charge(region, size, drm, &mut pool, ret_limit_pool)
-            };
-        }
     }
     // SAFETY: `record` is writable (caller).
     unsafe {

@@ -36,6 +36,7 @@ same_signature! {
     dev_cgroup_device_put: unsafe extern "C" fn(DeviceHandle);
     dev_cgroup_try_charge: unsafe extern "C" fn(RegionHandle, u64, bindings::dev_cgroup_consumer, *mut PoolHandle, *mut PoolHandle) -> c_int;
     dev_cgroup_try_charge_css: unsafe extern "C" fn(*mut bindings::cgroup_subsys_state, RegionHandle, u64, bindings::dev_cgroup_consumer, *mut PoolHandle, *mut PoolHandle) -> c_int;
+    dev_cgroup_try_charge_owner: unsafe extern "C" fn(*mut bindings::cgroup_subsys_state, RegionHandle, u64, bindings::dev_cgroup_consumer, *mut PoolHandle, *mut PoolHandle) -> c_int;
     dev_cgroup_uncharge: unsafe extern "C" fn(PoolHandle, u64);
     dev_cgroup_check_room: unsafe extern "C" fn(*const RegionHandle, *const u64, c_uint) -> c_int;
     dev_cgroup_evict_valuable: unsafe extern "C" fn(PoolHandle, PoolHandle, bool, *mut bool) -> bool;
@@ -258,10 +259,31 @@ unsafe fn charge_current_again(
     ret_pool: *mut PoolHandle,
     ret_limit_pool: *mut PoolHandle,
 ) -> c_int {
-    let mut next = match OwnedCss::current() {
+    let next = match OwnedCss::current() {
         Some(now) if now.as_ptr() != offline.as_ptr() => Some(now),
         _ => offline.parent(),
     };
+    // SAFETY: forwarded from the caller.
+    unsafe { charge_nearest_online(next, region, size, consumer, ret_pool, ret_limit_pool) }
+}
+
+/// Charges `from`, or if its cgroup went offline the nearest online
+/// ancestor: where a removed cgroup's charges end up anyway, as the memory
+/// controller reparents them. Ends at the latest at the root, which never
+/// goes offline; `-ENOENT` only if `from` is `None`.
+///
+/// # Safety
+///
+/// As [`dev_cgroup_try_charge`].
+unsafe fn charge_nearest_online(
+    from: Option<OwnedCss>,
+    region: RegionHandle,
+    size: u64,
+    consumer: bindings::dev_cgroup_consumer,
+    ret_pool: *mut PoolHandle,
+    ret_limit_pool: *mut PoolHandle,
+) -> c_int {
+    let mut next = from;
     while let Some(css) = next {
         // SAFETY: forwarded from the caller.
         let ret = unsafe {
@@ -280,6 +302,43 @@ unsafe fn charge_current_again(
         next = css.parent();
     }
     ENOENT.to_errno()
+}
+
+/// Charges the cgroup that owns a buffer: `owner`, or if its cgroup was
+/// removed since, its nearest online ancestor (never the task that happens
+/// to trigger the charge, as when TTM moves a buffer back into VRAM). A NULL
+/// `owner` charges the current task's cgroup.
+///
+/// # Safety
+///
+/// As [`dev_cgroup_try_charge`], and `owner` must be NULL or a css of the
+/// dev controller on which the caller holds a reference for the call.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn dev_cgroup_try_charge_owner(
+    owner: *mut bindings::cgroup_subsys_state,
+    region: RegionHandle,
+    size: u64,
+    consumer: bindings::dev_cgroup_consumer,
+    ret_pool: *mut PoolHandle,
+    ret_limit_pool: *mut PoolHandle,
+) -> c_int {
+    let Some(owner) = NonNull::new(owner) else {
+        // SAFETY: forwarded from the caller.
+        return unsafe { dev_cgroup_try_charge(region, size, consumer, ret_pool, ret_limit_pool) };
+    };
+    // SAFETY: the caller holds a reference on `owner` for the call.
+    let owner = unsafe { OwnedCss::from_borrowed(owner) };
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        charge_nearest_online(
+            Some(owner),
+            region,
+            size,
+            consumer,
+            ret_pool,
+            ret_limit_pool,
+        )
+    }
 }
 
 /// Charges as [`dev_cgroup_try_charge`] would for a task whose cgroup was

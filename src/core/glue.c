@@ -230,6 +230,8 @@ EXPORT_SYMBOL_GPL(dev_cgroup_device_get);
 EXPORT_SYMBOL_GPL(dev_cgroup_device_put);
 EXPORT_SYMBOL_GPL(dev_cgroup_try_charge);
 EXPORT_SYMBOL_GPL(dev_cgroup_try_charge_css);
+EXPORT_SYMBOL_GPL(dev_cgroup_try_charge_owner);
+EXPORT_SYMBOL_GPL(dev_cgroup_check_room);
 EXPORT_SYMBOL_GPL(dev_cgroup_uncharge);
 EXPORT_SYMBOL_GPL(dev_cgroup_evict_valuable);
 EXPORT_SYMBOL_GPL(dev_cgroup_pool_put);

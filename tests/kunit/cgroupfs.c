@@ -8,6 +8,7 @@
 
 #include <kunit/test.h>
 #include <linux/cgroup.h>
+#include <linux/delay.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/mount.h>
@@ -178,6 +179,16 @@ void devcg_test_cg_remove(struct kunit *test, struct devcg_test_cg *cg)
 	KUNIT_EXPECT_EQ(test, ret, 0);
 }
 
+
+/* rmdir only starts taking a cgroup offline; waits until it is (5 s at most). */
+void devcg_test_wait_offline(struct kunit *test, struct cgroup_subsys_state *css)
+{
+	int i;
+
+	for (i = 0; i < 5000 && (READ_ONCE(css->flags) & CSS_ONLINE); i++)
+		msleep(1);
+	KUNIT_ASSERT_FALSE(test, READ_ONCE(css->flags) & CSS_ONLINE);
+}
 
 /*
  * Moves the calling kthread into @cg (NULL: the root), as "echo 0 >

@@ -31,6 +31,8 @@ struct devcg_test_cg *devcg_test_cg_create(struct kunit *test, struct devcg_test
 					   const char *name);
 void devcg_test_cg_remove(struct kunit *test, struct devcg_test_cg *cg);
 void devcg_test_enter(struct kunit *test, struct devcg_test_cg *cg);
+/* Waits until rmdir has taken @css offline (it only starts it). */
+void devcg_test_wait_offline(struct kunit *test, struct cgroup_subsys_state *css);
 
 /*
  * Charges as dev_cgroup_try_charge() does for a task whose cgroup was looked

@@ -187,16 +187,6 @@ static void peak_stat_and_limit_below_usage(struct kunit *test)
 	devcg_test_cg_remove(test, c);
 }
 
-/* rmdir only starts taking a cgroup offline; wait until it is. */
-static void wait_offline(struct kunit *test, struct cgroup_subsys_state *css)
-{
-	int i;
-
-	for (i = 0; i < 5000 && (READ_ONCE(css->flags) & CSS_ONLINE); i++)
-		msleep(1);
-	KUNIT_ASSERT_FALSE(test, READ_ONCE(css->flags) & CSS_ONLINE);
-}
-
 static void offline_cgroup_keeps_charges_until_uncharged(struct kunit *test)
 {
 	struct test_ctx *ctx = test->priv;
@@ -219,7 +209,7 @@ static void offline_cgroup_keeps_charges_until_uncharged(struct kunit *test)
 	 * Once offline (which rmdir only starts), a cgroup takes no new charge,
 	 * even through a css someone holds.
 	 */
-	wait_offline(test, gone);
+	devcg_test_wait_offline(test, gone);
 	KUNIT_EXPECT_EQ(test, dev_cgroup_try_charge_css(gone, ctx->a, SZ_4K,
 			DEV_CGROUP_CONSUMER_OTHER, &again, NULL), -ENOENT);
 	KUNIT_EXPECT_NULL(test, again);
@@ -316,7 +306,7 @@ static void last_uncharge_after_cgroup_and_device_are_gone(struct kunit *test)
 	gone = c->css;
 	css_get(gone);
 	devcg_test_cg_remove(test, c);
-	wait_offline(test, gone);
+	devcg_test_wait_offline(test, gone);
 	css_put(gone);
 	KUNIT_EXPECT_EQ(test, devcg_test_value(test, p->dentry, "dev.stat", "kunit_both",
 					       "region.r.v4l2"), (u64)SZ_64K);
@@ -387,7 +377,7 @@ static void charge_as_current_retries_when_the_cgroup_went_offline(struct kunit 
 
 	css_get(gone);
 	devcg_test_cg_remove(test, c);
-	wait_offline(test, gone);
+	devcg_test_wait_offline(test, gone);
 	KUNIT_EXPECT_EQ(test, devcg_test_charge_current_from(gone, ctx->a, SZ_4K,
 			DEV_CGROUP_CONSUMER_OTHER, &pool), 0);
 	css_put(gone);

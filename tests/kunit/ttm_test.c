@@ -67,14 +67,39 @@ static void evict_to_system(struct ttm_buffer_object *bo, struct ttm_placement *
 	placement->placement = &system_place;
 }
 
+/*
+ * A charge a test arms to happen at the next eviction, as a sibling's
+ * concurrent allocation would: between TTM's failed placement and its retry.
+ */
+static struct {
+	bool armed;
+	struct cgroup_subsys_state *css;
+	struct dev_cgroup_region *region;
+	struct dev_cgroup_pool *pool;
+	int ret;
+} charge_at_eviction;
+
+static bool eviction_valuable(struct ttm_buffer_object *bo, const struct ttm_place *place)
+{
+	if (charge_at_eviction.armed) {
+		charge_at_eviction.armed = false;
+		charge_at_eviction.ret =
+			dev_cgroup_try_charge_css(charge_at_eviction.css, charge_at_eviction.region,
+						  BO_SIZE, DEV_CGROUP_CONSUMER_DRM,
+						  &charge_at_eviction.pool, NULL);
+	}
+	return ttm_bo_eviction_valuable(bo, place);
+}
+
 static struct ttm_device_funcs test_ttm_funcs = {
 	.ttm_tt_create = tt_create,
 	.ttm_tt_destroy = tt_destroy,
 	.move = move_by_swapping_resources,
-	.eviction_valuable = ttm_bo_eviction_valuable,
+	.eviction_valuable = eviction_valuable,
 	.evict_flags = evict_to_system,
 };
 
+static const struct ttm_placement system_only = { .num_placement = 1, .placement = &system_place };
 /* VRAM only: a full VRAM means evict or fail. */
 static const struct ttm_place vram_place = { .mem_type = TTM_PL_VRAM };
 static const struct ttm_placement vram_only = { .num_placement = 1, .placement = &vram_place };
@@ -171,6 +196,21 @@ static void bo_free(struct ttm_buffer_object *bo)
 	ttm_bo_put(bo);
 }
 
+/* Validates @bo into @placement as a task of @cg would (NULL: the test's own). */
+static int bo_place(struct kunit *test, struct ttm_buffer_object *bo,
+		    const struct ttm_placement *placement, struct devcg_test_cg *cg)
+{
+	struct ttm_operation_ctx op = { .interruptible = false };
+	int ret;
+
+	dma_resv_lock(bo->base.resv, NULL);
+	devcg_test_enter(test, cg);
+	ret = ttm_bo_validate(bo, (struct ttm_placement *)placement, &op);
+	devcg_test_enter(test, NULL);
+	dma_resv_unlock(bo->base.resv);
+	return ret;
+}
+
 static bool in_vram(struct ttm_buffer_object *bo)
 {
 	return bo->resource && bo->resource->mem_type == TTM_PL_VRAM;
@@ -187,9 +227,6 @@ static void resident_buffers_charged_to_their_creator(struct kunit *test)
 	struct devcg_test_cg *a = devcg_test_cg_create(test, NULL, "kunit_ttm_owner");
 	struct ttm_buffer_object *v1 = bo_create(test, a, &vram_only, false);
 	struct ttm_buffer_object *v2 = bo_create(test, a, &vram_only, false);
-	static const struct ttm_placement system_only = {
-		.num_placement = 1, .placement = &system_place,
-	};
 	struct ttm_buffer_object *s = bo_create(test, a, &system_only, false);
 
 	KUNIT_EXPECT_TRUE(test, in_vram(v1) && in_vram(v2));
@@ -328,11 +365,92 @@ static void low_protected_buffers_go_when_nothing_else_can(struct kunit *test)
 	devcg_test_cg_remove(test, z);
 }
 
+/*
+ * A buffer whose owner cgroup was removed while it was out of VRAM is
+ * charged, when it moves back, to the owner's nearest online ancestor (as
+ * the memory controller reparents), not to the task that moved it.
+ */
+static void removed_owners_buffer_returns_charged_to_its_parent(struct kunit *test)
+{
+	struct devcg_test_cg *p = devcg_test_cg_create(test, NULL, "kunit_ttm_reparent");
+	struct devcg_test_cg *c = devcg_test_cg_create(test, p, "c");
+	struct devcg_test_cg *mover = devcg_test_cg_create(test, NULL, "kunit_ttm_mover");
+	struct ttm_buffer_object *bo = bo_create(test, c, &vram_only, false);
+
+	KUNIT_EXPECT_EQ(test, vram_of(test, c), (u64)BO_SIZE);
+	KUNIT_ASSERT_EQ(test, bo_place(test, bo, &system_only, NULL), 0);
+	KUNIT_EXPECT_EQ(test, vram_of(test, p), 0ull);
+	devcg_test_cg_remove(test, c);
+	/* The buffer holds the owner's css: it outlives the cgroup, offline. */
+	devcg_test_wait_offline(test, bo->devcg_owner);
+	KUNIT_ASSERT_EQ(test, bo_place(test, bo, &vram_only, mover), 0);
+	KUNIT_EXPECT_TRUE(test, in_vram(bo));
+	KUNIT_EXPECT_EQ(test, vram_of(test, p), (u64)BO_SIZE);
+	KUNIT_EXPECT_EQ(test, vram_of(test, mover), 0ull);
+	bo_free(bo);
+	KUNIT_EXPECT_EQ(test, vram_of(test, p), 0ull);
+	devcg_test_cg_remove(test, mover);
+	devcg_test_cg_remove(test, p);
+}
+
+/*
+ * VRAM full, and while a's allocation evicts for room, a sibling fills their
+ * parent's limit: the walk goes on under that limit (b's buffer goes), not
+ * through other cgroups' buffers that could not help.
+ */
+static void full_vram_walk_switches_to_a_limit_hit_meanwhile(struct kunit *test)
+{
+	struct ttm_ctx *ctx = test->priv;
+	struct devcg_test_cg *o = devcg_test_cg_create(test, NULL, "kunit_ttm_other");
+	struct devcg_test_cg *p = devcg_test_cg_create(test, NULL, "kunit_ttm_switch");
+	struct devcg_test_cg *a = devcg_test_cg_create(test, p, "a");
+	struct devcg_test_cg *b = devcg_test_cg_create(test, p, "b");
+	struct ttm_buffer_object *o1, *o2, *o3, *b1, *a1;
+
+	KUNIT_ASSERT_EQ(test, devcg_test_write(p->dentry, "dev.max", DEV " region.vram=2M"), 0);
+	o1 = bo_create(test, o, &vram_only, false);
+	o2 = bo_create(test, o, &vram_only, false);
+	o3 = bo_create(test, o, &vram_only, false);
+	b1 = bo_create(test, b, &vram_only, false);
+	KUNIT_EXPECT_EQ(test, vram_of(test, p), (u64)BO_SIZE);
+
+	charge_at_eviction.css = b->css;
+	charge_at_eviction.region = dev_cgroup_device_region(ctx->dev, 0);
+	charge_at_eviction.pool = NULL;
+	charge_at_eviction.ret = -EINVAL;
+	charge_at_eviction.armed = true;
+	a1 = bo_create(test, a, &vram_only, false);
+	KUNIT_EXPECT_FALSE(test, charge_at_eviction.armed);
+	KUNIT_EXPECT_EQ(test, charge_at_eviction.ret, 0);
+
+	KUNIT_EXPECT_TRUE(test, in_vram(a1));
+	KUNIT_EXPECT_FALSE(test, in_vram(o1));
+	KUNIT_EXPECT_TRUE(test, in_vram(o2) && in_vram(o3));
+	KUNIT_EXPECT_FALSE(test, in_vram(b1));
+	KUNIT_EXPECT_EQ(test, vram_of(test, p), 2ull * BO_SIZE);
+
+	charge_at_eviction.armed = false;
+	if (!charge_at_eviction.ret)
+		dev_cgroup_uncharge(charge_at_eviction.pool, BO_SIZE);
+	bo_free(a1);
+	bo_free(b1);
+	bo_free(o3);
+	bo_free(o2);
+	bo_free(o1);
+	KUNIT_EXPECT_EQ(test, vram_of(test, p), 0ull);
+	devcg_test_cg_remove(test, a);
+	devcg_test_cg_remove(test, b);
+	devcg_test_cg_remove(test, p);
+	devcg_test_cg_remove(test, o);
+}
+
 static struct kunit_case dev_cgroup_ttm_cases[] = {
 	KUNIT_CASE(resident_buffers_charged_to_their_creator),
 	KUNIT_CASE(limit_evicts_unprotected_buffers_of_its_subtree),
 	KUNIT_CASE(full_vram_never_evicts_min_protected_buffers),
 	KUNIT_CASE(low_protected_buffers_go_when_nothing_else_can),
+	KUNIT_CASE(removed_owners_buffer_returns_charged_to_its_parent),
+	KUNIT_CASE(full_vram_walk_switches_to_a_limit_hit_meanwhile),
 	{}
 };
 
