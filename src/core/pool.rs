@@ -401,6 +401,11 @@ pub(crate) fn get_or_create<'a>(
     if let Some(pool) = css.state().pool(region) {
         return Ok(pool);
     }
+    // An offline cgroup takes no new pool: say so before allocating any
+    // (its charges go to an ancestor, which a caller may retry with).
+    if !*css.state().writer.lock() {
+        return Err(ENOENT);
+    }
     let mut new = KVec::new();
     prepare(css, region, flags, &mut new)?;
     publish(new)?;
@@ -493,14 +498,15 @@ pub(crate) fn publish(new: KVec<NewPool<'_>>) -> Result {
         };
         let state = css.state();
         let online = state.writer.lock();
-        if let Some(bigger) = bigger {
-            state.grow(bigger, region.slot())?;
-        }
+        // Before growing: a table grown for a gone region or cgroup is waste.
         if region.is_dead() {
             return Err(ENODEV);
         }
         if !*online {
             return Err(ENOENT);
+        }
+        if let Some(bigger) = bigger {
+            state.grow(bigger, region.slot())?;
         }
         let array = state.array().ok_or(EINVAL)?;
         let entry = array.slots.get(region.slot()).ok_or(EINVAL)?;

@@ -51,11 +51,64 @@ static void tt_destroy(struct ttm_device *bdev, struct ttm_tt *tt)
 	kfree(tt);
 }
 
+/*
+ * A charge a test arms to happen at the next eviction, as a sibling's
+ * concurrent allocation would: between TTM's failed placement and its retry.
+ */
+static struct {
+	bool armed;
+	/* At the next move (a buffer just evicted), else the next eviction_valuable. */
+	bool at_move;
+	u64 size;
+	struct cgroup_subsys_state *css;
+	struct dev_cgroup_region *region;
+	struct dev_cgroup_pool *pool;
+	int ret;
+} charge_at_eviction;
+
+/* Disarms, and gives back what was charged; also run if a test aborts. */
+static void disarm_charge_at_eviction(void *unused)
+{
+	charge_at_eviction.armed = false;
+	if (!charge_at_eviction.ret && charge_at_eviction.pool)
+		dev_cgroup_uncharge(charge_at_eviction.pool, charge_at_eviction.size);
+	charge_at_eviction.pool = NULL;
+	charge_at_eviction.ret = -EINVAL;
+}
+
+static void charge_now_if_armed(bool at_move)
+{
+	if (!charge_at_eviction.armed || charge_at_eviction.at_move != at_move)
+		return;
+	charge_at_eviction.armed = false;
+	charge_at_eviction.ret =
+		dev_cgroup_try_charge_css(charge_at_eviction.css, charge_at_eviction.region,
+					  charge_at_eviction.size, DEV_CGROUP_CONSUMER_DRM,
+					  &charge_at_eviction.pool, NULL);
+}
+
+/* Arms charge_at_eviction: @size bytes to @cg, at the next move or eviction_valuable. */
+static void arm_charge_at_eviction(struct kunit *test, struct devcg_test_cg *cg, u64 size,
+				   bool at_move)
+{
+	struct ttm_ctx *ctx = test->priv;
+
+	charge_at_eviction.css = cg->css;
+	charge_at_eviction.region = dev_cgroup_device_region(ctx->dev, 0);
+	charge_at_eviction.size = size;
+	charge_at_eviction.at_move = at_move;
+	charge_at_eviction.pool = NULL;
+	charge_at_eviction.ret = -EINVAL;
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, disarm_charge_at_eviction, NULL), 0);
+	charge_at_eviction.armed = true;
+}
+
 static int move_by_swapping_resources(struct ttm_buffer_object *bo, bool evict,
 				      struct ttm_operation_ctx *ctx,
 				      struct ttm_resource *new_mem, struct ttm_place *hop)
 {
 	ttm_bo_move_null(bo, new_mem);
+	charge_now_if_armed(true);
 	return 0;
 }
 
@@ -67,27 +120,9 @@ static void evict_to_system(struct ttm_buffer_object *bo, struct ttm_placement *
 	placement->placement = &system_place;
 }
 
-/*
- * A charge a test arms to happen at the next eviction, as a sibling's
- * concurrent allocation would: between TTM's failed placement and its retry.
- */
-static struct {
-	bool armed;
-	struct cgroup_subsys_state *css;
-	struct dev_cgroup_region *region;
-	struct dev_cgroup_pool *pool;
-	int ret;
-} charge_at_eviction;
-
 static bool eviction_valuable(struct ttm_buffer_object *bo, const struct ttm_place *place)
 {
-	if (charge_at_eviction.armed) {
-		charge_at_eviction.armed = false;
-		charge_at_eviction.ret =
-			dev_cgroup_try_charge_css(charge_at_eviction.css, charge_at_eviction.region,
-						  BO_SIZE, DEV_CGROUP_CONSUMER_DRM,
-						  &charge_at_eviction.pool, NULL);
-	}
+	charge_now_if_armed(false);
 	return ttm_bo_eviction_valuable(bo, place);
 }
 
@@ -376,6 +411,8 @@ static void removed_owners_buffer_returns_charged_to_its_parent(struct kunit *te
 	struct devcg_test_cg *c = devcg_test_cg_create(test, p, "c");
 	struct devcg_test_cg *mover = devcg_test_cg_create(test, NULL, "kunit_ttm_mover");
 	struct ttm_buffer_object *bo = bo_create(test, c, &vram_only, false);
+	/* And one that never was in VRAM: c never had a pool for it. */
+	struct ttm_buffer_object *never = bo_create(test, c, &system_only, false);
 
 	KUNIT_EXPECT_EQ(test, vram_of(test, c), (u64)BO_SIZE);
 	KUNIT_ASSERT_EQ(test, bo_place(test, bo, &system_only, NULL), 0);
@@ -384,9 +421,11 @@ static void removed_owners_buffer_returns_charged_to_its_parent(struct kunit *te
 	/* The buffer holds the owner's css: it outlives the cgroup, offline. */
 	devcg_test_wait_offline(test, bo->devcg_owner);
 	KUNIT_ASSERT_EQ(test, bo_place(test, bo, &vram_only, mover), 0);
-	KUNIT_EXPECT_TRUE(test, in_vram(bo));
-	KUNIT_EXPECT_EQ(test, vram_of(test, p), (u64)BO_SIZE);
+	KUNIT_ASSERT_EQ(test, bo_place(test, never, &vram_only, mover), 0);
+	KUNIT_EXPECT_TRUE(test, in_vram(bo) && in_vram(never));
+	KUNIT_EXPECT_EQ(test, vram_of(test, p), 2ull * BO_SIZE);
 	KUNIT_EXPECT_EQ(test, vram_of(test, mover), 0ull);
+	bo_free(never);
 	bo_free(bo);
 	KUNIT_EXPECT_EQ(test, vram_of(test, p), 0ull);
 	devcg_test_cg_remove(test, mover);
@@ -400,7 +439,6 @@ static void removed_owners_buffer_returns_charged_to_its_parent(struct kunit *te
  */
 static void full_vram_walk_switches_to_a_limit_hit_meanwhile(struct kunit *test)
 {
-	struct ttm_ctx *ctx = test->priv;
 	struct devcg_test_cg *o = devcg_test_cg_create(test, NULL, "kunit_ttm_other");
 	struct devcg_test_cg *p = devcg_test_cg_create(test, NULL, "kunit_ttm_switch");
 	struct devcg_test_cg *a = devcg_test_cg_create(test, p, "a");
@@ -414,11 +452,7 @@ static void full_vram_walk_switches_to_a_limit_hit_meanwhile(struct kunit *test)
 	b1 = bo_create(test, b, &vram_only, false);
 	KUNIT_EXPECT_EQ(test, vram_of(test, p), (u64)BO_SIZE);
 
-	charge_at_eviction.css = b->css;
-	charge_at_eviction.region = dev_cgroup_device_region(ctx->dev, 0);
-	charge_at_eviction.pool = NULL;
-	charge_at_eviction.ret = -EINVAL;
-	charge_at_eviction.armed = true;
+	arm_charge_at_eviction(test, b, BO_SIZE, false);
 	a1 = bo_create(test, a, &vram_only, false);
 	KUNIT_EXPECT_FALSE(test, charge_at_eviction.armed);
 	KUNIT_EXPECT_EQ(test, charge_at_eviction.ret, 0);
@@ -429,9 +463,7 @@ static void full_vram_walk_switches_to_a_limit_hit_meanwhile(struct kunit *test)
 	KUNIT_EXPECT_FALSE(test, in_vram(b1));
 	KUNIT_EXPECT_EQ(test, vram_of(test, p), 2ull * BO_SIZE);
 
-	charge_at_eviction.armed = false;
-	if (!charge_at_eviction.ret)
-		dev_cgroup_uncharge(charge_at_eviction.pool, BO_SIZE);
+	disarm_charge_at_eviction(NULL);
 	bo_free(a1);
 	bo_free(b1);
 	bo_free(o3);
@@ -444,6 +476,39 @@ static void full_vram_walk_switches_to_a_limit_hit_meanwhile(struct kunit *test)
 	devcg_test_cg_remove(test, o);
 }
 
+/*
+ * A walk under a's own limit evicts a's old buffer; meanwhile b fills their
+ * parent's limit, which now refuses. The walk switches to the parent's limit
+ * and, having passed b's older buffer already, starts over: b1 goes and the
+ * buffer is placed (one pass without a ticket used to end in -EBUSY).
+ */
+static void switched_walk_looks_again_from_the_start(struct kunit *test)
+{
+	struct devcg_test_cg *q = devcg_test_cg_create(test, NULL, "kunit_ttm_restart");
+	struct devcg_test_cg *a = devcg_test_cg_create(test, q, "a");
+	struct devcg_test_cg *b = devcg_test_cg_create(test, q, "b");
+	struct ttm_buffer_object *b1, *a_old, *a_new;
+
+	KUNIT_ASSERT_EQ(test, devcg_test_write(q->dentry, "dev.max", DEV " region.vram=3M"), 0);
+	KUNIT_ASSERT_EQ(test, devcg_test_write(a->dentry, "dev.max", DEV " region.vram=1M"), 0);
+	b1 = bo_create(test, b, &vram_only, false);
+	a_old = bo_create(test, a, &vram_only, false);
+	arm_charge_at_eviction(test, b, 2 * BO_SIZE, true);
+	a_new = bo_create(test, a, &vram_only, false);
+	KUNIT_EXPECT_EQ(test, charge_at_eviction.ret, 0);
+	KUNIT_EXPECT_TRUE(test, in_vram(a_new));
+	KUNIT_EXPECT_FALSE(test, in_vram(a_old) || in_vram(b1));
+	KUNIT_EXPECT_EQ(test, vram_of(test, q), 3ull * BO_SIZE);
+	disarm_charge_at_eviction(NULL);
+	bo_free(a_new);
+	bo_free(a_old);
+	bo_free(b1);
+	KUNIT_EXPECT_EQ(test, vram_of(test, q), 0ull);
+	devcg_test_cg_remove(test, a);
+	devcg_test_cg_remove(test, b);
+	devcg_test_cg_remove(test, q);
+}
+
 static struct kunit_case dev_cgroup_ttm_cases[] = {
 	KUNIT_CASE(resident_buffers_charged_to_their_creator),
 	KUNIT_CASE(limit_evicts_unprotected_buffers_of_its_subtree),
@@ -451,6 +516,7 @@ static struct kunit_case dev_cgroup_ttm_cases[] = {
 	KUNIT_CASE(low_protected_buffers_go_when_nothing_else_can),
 	KUNIT_CASE(removed_owners_buffer_returns_charged_to_its_parent),
 	KUNIT_CASE(full_vram_walk_switches_to_a_limit_hit_meanwhile),
+	KUNIT_CASE(switched_walk_looks_again_from_the_start),
 	{}
 };
 
