@@ -21,6 +21,18 @@ struct device;
 struct page;
 struct sg_table;
 
+struct task_struct;
+
+/*
+ * A driver's probe, on the probing task's stack (patches/0008): between
+ * dev_cgroup_probe_begin() and _end(), what the task charges goes to the
+ * root cgroup. See src/core/glue.c.
+ */
+struct dev_cgroup_probe_scope {
+	struct list_head node;
+	struct task_struct *task;
+};
+
 /* A registered device. Opaque. */
 struct dev_cgroup_device;
 /* One region of a registered device. Opaque; lives as long as its device. */
@@ -81,6 +93,9 @@ void dev_cgroup_device_put(struct dev_cgroup_device *dev);
  */
 int dev_cgroup_check_room(struct dev_cgroup_region *const *regions, const u64 *costs,
 			  unsigned int nr);
+void dev_cgroup_probe_begin(struct dev_cgroup_probe_scope *scope);
+void dev_cgroup_probe_end(struct dev_cgroup_probe_scope *scope);
+
 int dev_cgroup_try_charge(struct dev_cgroup_region *region, u64 size,
 			  enum dev_cgroup_consumer consumer,
 			  struct dev_cgroup_pool **ret_pool,
@@ -195,6 +210,9 @@ dev_cgroup_device_region(struct dev_cgroup_device *dev, unsigned int index)
 static inline void dev_cgroup_unregister_device(struct dev_cgroup_device *dev) {}
 static inline void dev_cgroup_device_get(struct dev_cgroup_device *dev) {}
 static inline void dev_cgroup_device_put(struct dev_cgroup_device *dev) {}
+
+static inline void dev_cgroup_probe_begin(struct dev_cgroup_probe_scope *scope) {}
+static inline void dev_cgroup_probe_end(struct dev_cgroup_probe_scope *scope) {}
 
 static inline int dev_cgroup_check_room(struct dev_cgroup_region *const *regions,
 					const u64 *costs, unsigned int nr)

@@ -388,6 +388,39 @@ static void charge_as_current_retries_when_the_cgroup_went_offline(struct kunit 
 }
 
 /*
+ * Inside a driver's probe (the scope patches/0008 puts around it), what the
+ * probing task charges goes to the root, whatever the task's cgroup; after
+ * the probe, to its cgroup again.
+ */
+static void probe_time_charges_go_to_the_root(struct kunit *test)
+{
+	struct test_ctx *ctx = test->priv;
+	struct devcg_test_cg *c = devcg_test_cg_create(test, NULL, "kunit_devcg_prober");
+	struct dentry *root = devcg_test_mnt->mnt_root;
+	u64 before = cg_value(test, root, "dev.current", "region.a");
+	struct dev_cgroup_pool *in_probe = NULL, *after = NULL;
+	struct dev_cgroup_probe_scope probe;
+	int ret_in_probe, ret_after;
+
+	devcg_test_enter(test, c);
+	dev_cgroup_probe_begin(&probe);
+	ret_in_probe = dev_cgroup_try_charge(ctx->a, SZ_4K, DEV_CGROUP_CONSUMER_OTHER,
+					     &in_probe, NULL);
+	dev_cgroup_probe_end(&probe);
+	ret_after = dev_cgroup_try_charge(ctx->a, SZ_8K, DEV_CGROUP_CONSUMER_OTHER, &after, NULL);
+	devcg_test_enter(test, NULL);
+	KUNIT_ASSERT_EQ(test, ret_in_probe, 0);
+	KUNIT_ASSERT_EQ(test, ret_after, 0);
+	KUNIT_EXPECT_EQ(test, cg_value(test, c->dentry, "dev.current", "region.a"), (u64)SZ_8K);
+	KUNIT_EXPECT_EQ(test, cg_value(test, root, "dev.current", "region.a"),
+			before + SZ_4K + SZ_8K);
+	dev_cgroup_uncharge(in_probe, SZ_4K);
+	dev_cgroup_uncharge(after, SZ_8K);
+	KUNIT_EXPECT_EQ(test, cg_value(test, root, "dev.current", "region.a"), before);
+	devcg_test_cg_remove(test, c);
+}
+
+/*
  * A write that fails leaves nothing behind, not even the pools it would
  * have created for the regions it named before the one that failed.
  */
@@ -573,6 +606,7 @@ static struct kunit_case dev_cgroup_core_cases[] = {
 	KUNIT_CASE(last_uncharge_after_cgroup_and_device_are_gone),
 	KUNIT_CASE(limit_pool_put_after_its_device_is_gone),
 	KUNIT_CASE(charge_as_current_retries_when_the_cgroup_went_offline),
+	KUNIT_CASE(probe_time_charges_go_to_the_root),
 	KUNIT_CASE(failed_write_creates_no_pools),
 	KUNIT_CASE(bad_charge_arguments),
 	KUNIT_CASE(eviction_honours_effective_protection),

@@ -263,6 +263,10 @@ pub fn tests() -> Vec<Test> {
             name: "lowered_vram_limit_evicts_own_buffers_only",
             run: lowered_vram_limit_evicts_own_buffers_only,
         },
+        Test {
+            name: "driver_bound_from_a_cgroup_charges_its_console_to_the_root",
+            run: driver_bound_from_a_cgroup_charges_its_console_to_the_root,
+        },
     ]
 }
 
@@ -354,6 +358,63 @@ fn lowered_vram_limit_evicts_own_buffers_only() -> TestResult {
     }
     drop(card);
     expect_vram(&cg.path, 0)
+}
+
+/// Bytes of bochs's fbdev console framebuffer, from its fb device, once the
+/// console is up: `None` while it is not.
+fn bochs_console_bytes() -> Result<Option<u64>, String> {
+    let Ok(dir) = fs::read_dir("/sys/class/graphics") else {
+        return Ok(None);
+    };
+    for entry in dir.flatten() {
+        let path = entry.path();
+        let name = fs::read_to_string(path.join("name")).unwrap_or_default();
+        if !name.contains("bochs") {
+            continue;
+        }
+        let size = cg::read(path.join("virtual_size"))?;
+        let bpp = cg::read(path.join("bits_per_pixel"))?;
+        let mut dims = size
+            .trim()
+            .split(',')
+            .map(|v| v.parse::<u64>().unwrap_or(0));
+        let (w, h) = (dims.next().unwrap_or(0), dims.next().unwrap_or(0));
+        let bpp = bpp.trim().parse::<u64>().unwrap_or(0);
+        return Ok(Some(w * h * bpp / 8));
+    }
+    Ok(None)
+}
+
+/// A driver bound by a task inside a cgroup, as udev binds it when it loads
+/// the driver's module, or a write to its bind file: what the driver
+/// allocates for itself at probe, the fbdev console's framebuffer among it,
+/// is charged to the root, not to the binding task's cgroup.
+fn driver_bound_from_a_cgroup_charges_its_console_to_the_root() -> TestResult {
+    enable_dev(ROOT)?;
+    let (_, device) = bochs_device()?;
+    let pci = device.trim_start_matches("drm/").to_string();
+    let driver = "/sys/bus/pci/drivers/bochs-drm";
+    let cg = Cgroup::new(ROOT, "kms_probe")?;
+    {
+        let _inside = Inside::new(&cg.path)?;
+        cg::set(format!("{driver}/unbind"), &pci)?;
+        ensure(bochs_device().is_err(), || {
+            "bochs still bound after unbind".into()
+        })?;
+        cg::set(format!("{driver}/bind"), &pci)?;
+    }
+    let (_, again) = bochs_device()?;
+    ensure(again == device, || {
+        format!("bound again as {again}, was {device}")
+    })?;
+    let console = bochs_console_bytes()?.ok_or("no bochs fbdev console after binding")?;
+    expect_vram(&cg.path, 0)?;
+    let root = vram(Path::new(ROOT), "dev.current", "")?;
+    ensure(root >= console, || {
+        format!("the root holds {root} bytes of VRAM, the console takes {console}")
+    })?;
+    println!("# bochs bound from a cgroup: its {console}-byte console charged to the root");
+    Ok(())
 }
 
 /// `devcg-e2e kms-scanout <count> [cgroup dir]`: for the demo. Creates
