@@ -23,6 +23,9 @@ export BINDGEN=${BINDGEN:-$HOME/.cargo/bin/bindgen}
 export LIBCLANG_PATH=/usr/lib/llvm-19/lib
 KMAKE_VARS=(ARCH=x86_64 "RUSTC=$RUSTC" "RUSTDOC=$RUSTDOC" "BINDGEN=$BINDGEN")
 KUNITCONFIGS=(--kunitconfig="$REPO/config/kernel.config")
+# Devices the KUnit suites need besides kunit.py's: ivshmem's shared-memory
+# BAR is memory that is not system RAM, for a per-device coherent DMA pool.
+KUNIT_QEMU_DEVICES="-object memory-backend-ram,id=devcg-shm,size=4M -device ivshmem-plain,memdev=devcg-shm"
 case "$FLAVOR" in
 "") ;;
 debug)

@@ -48,7 +48,7 @@ fi
 kunit_log=$LOGS/kunit.log
 phase "kunit: dev_cgroup suites (QEMU)" "$kunit_log" \
 	python3 "$TREE/tools/testing/kunit/kunit.py" exec --arch=x86_64 --build_dir="$BUILD" \
-	--kernel_args="cma=64M" --qemu_args="-smp 2" --timeout=900 || true
+	--kernel_args="cma=64M" --qemu_args="-smp 2 $KUNIT_QEMU_DEVICES" --timeout=900 || true
 summary=$(grep -o 'Ran [0-9]* tests:.*' "$kunit_log" | tail -n 1 | sed 's/\x1b\[[0-9;]*m//g')
 count() { echo "$summary" | grep -o "$1: [0-9]*" | grep -o '[0-9]*' || echo 0; }
 kp=$(count passed) kf=$(count failed) kc=$(count crashed) ks=$(count skipped)

@@ -50,7 +50,7 @@ pub unsafe extern "C" fn dev_cgroup_dma_region(
         return unsafe { bindings::dev_cgroup_sg_region(sgt) };
     }
     // SAFETY: `dev` and `dma_addr` describe a live allocation (caller).
-    let direct = unsafe { bindings::dev_cgroup_dma_direct_region(dev, dma_addr) };
+    let direct = unsafe { bindings::dev_cgroup_dma_direct_region(dev, cookie, dma_addr) };
     if !direct.is_null() {
         return direct;
     }

@@ -25,6 +25,8 @@
 #include <linux/mm.h>
 #include <linux/printk.h>
 #include <linux/scatterlist.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
 #include <linux/string.h>
 #include <linux/swiotlb.h>
 #include <linux/vmalloc.h>
@@ -215,21 +217,120 @@ static bool devcg_dma_arch_alloc(struct device *dev)
 }
 
 /*
- * The region behind a dma_alloc_attrs() allocation of a device the DMA layer
- * maps directly: its DMA address gives its first page, as
- * dma_direct_get_sgtable() finds it, with no allocation. Memory from a pool
- * that has no region (see devcg_dma_coherent_pool(), restricted swiotlb
- * pools) or with no page behind it is unclassified. NULL when the device is
- * not directly mapped (the caller then asks the DMA API for a table).
+ * Per-device coherent pools (dma_declare_coherent_memory(), reserved-memory
+ * "shared-dma-pool"; patches/0009 reports them as they are set up): each is
+ * device "dma-pool/<name>" with one region, "pool", <name> being the
+ * declaring device's name or the reserved-memory node's, both stable across
+ * boots (characters a device name cannot hold become '_'). dma_alloc_attrs()
+ * returns the pool's own mapping of its memory, so a buffer is found by its
+ * CPU address.
  */
-struct dev_cgroup_region *dev_cgroup_dma_direct_region(struct device *dev, dma_addr_t dma_addr)
+struct devcg_dma_pool {
+	struct list_head node;
+	unsigned long virt_start, virt_end;
+	struct dev_cgroup_device *device;
+};
+
+static LIST_HEAD(devcg_dma_pools);
+static DEFINE_SPINLOCK(devcg_dma_pools_lock);
+
+void dev_cgroup_dma_pool_added(const char *name, void *virt_base, size_t size)
 {
+	struct dev_cgroup_region_desc desc = { .name = "pool", .capacity = size };
+	char device_name[DEVCG_REGION_NAME_MAX];
+	struct devcg_dma_pool *pool;
+	unsigned long flags;
+	char *c;
+
+	snprintf(device_name, sizeof(device_name), "dma-pool/%s", name ?: "unnamed");
+	for (c = device_name; *c; c++)
+		if (!isgraph(*c) || *c == '=')
+			*c = '_';
+	pool = kzalloc(sizeof(*pool), GFP_KERNEL);
+	if (!pool) {
+		pr_warn("dev cgroup: %s not accounted: no memory\n", device_name);
+		return;
+	}
+	pool->device = dev_cgroup_register_device(device_name, &desc, 1);
+	if (IS_ERR_OR_NULL(pool->device)) {
+		pr_warn("dev cgroup: %s not accounted: %pe\n", device_name, pool->device);
+		kfree(pool);
+		return;
+	}
+	pool->virt_start = (unsigned long)virt_base;
+	pool->virt_end = pool->virt_start + size;
+	spin_lock_irqsave(&devcg_dma_pools_lock, flags);
+	list_add(&pool->node, &devcg_dma_pools);
+	spin_unlock_irqrestore(&devcg_dma_pools_lock, flags);
+}
+EXPORT_SYMBOL_GPL(dev_cgroup_dma_pool_added);
+
+/* The pool mapped at @virt_base goes: after its last buffer was freed. */
+void dev_cgroup_dma_pool_removed(void *virt_base)
+{
+	struct devcg_dma_pool *pool, *found = NULL;
+	unsigned long flags;
+
+	spin_lock_irqsave(&devcg_dma_pools_lock, flags);
+	list_for_each_entry(pool, &devcg_dma_pools, node) {
+		if (pool->virt_start == (unsigned long)virt_base) {
+			list_del(&pool->node);
+			found = pool;
+			break;
+		}
+	}
+	spin_unlock_irqrestore(&devcg_dma_pools_lock, flags);
+	if (found) {
+		dev_cgroup_unregister_device(found->device);
+		kfree(found);
+	}
+}
+EXPORT_SYMBOL_GPL(dev_cgroup_dma_pool_removed);
+
+/*
+ * The region of the pool whose mapping holds @cpu_addr, or NULL. The pool
+ * outlives the lookup: the DMA API wants every buffer freed before a pool is
+ * released, and the caller has a live buffer of it.
+ */
+static struct dev_cgroup_region *devcg_dma_pool_region(const void *cpu_addr)
+{
+	struct dev_cgroup_region *region = NULL;
+	unsigned long addr = (unsigned long)cpu_addr, flags;
+	struct devcg_dma_pool *pool;
+
+	spin_lock_irqsave(&devcg_dma_pools_lock, flags);
+	list_for_each_entry(pool, &devcg_dma_pools, node) {
+		if (addr >= pool->virt_start && addr < pool->virt_end) {
+			region = dev_cgroup_device_region(pool->device, 0);
+			break;
+		}
+	}
+	spin_unlock_irqrestore(&devcg_dma_pools_lock, flags);
+	return region;
+}
+
+/*
+ * The region behind a dma_alloc_attrs() allocation of a device the DMA layer
+ * maps directly, at @cpu_addr (what dma_alloc_attrs() returned) and
+ * @dma_addr: its pool's, for a device with a coherent pool; else its first
+ * page's, found from the DMA address as dma_direct_get_sgtable() finds it,
+ * with no allocation. Memory from a pool without a region (the global pool,
+ * restricted swiotlb pools) or with no page behind it is unclassified. NULL
+ * when the device is not directly mapped (the caller then asks the DMA API
+ * for a table).
+ */
+struct dev_cgroup_region *dev_cgroup_dma_direct_region(struct device *dev, const void *cpu_addr,
+						       dma_addr_t dma_addr)
+{
+	struct dev_cgroup_region *region;
 	unsigned long pfn;
 
 	if (!devcg_dma_direct(dev))
 		return NULL;
-	if (devcg_dma_coherent_pool(dev))
-		return dev_cgroup_unclassified_region("a per-device or global coherent pool");
+	if (devcg_dma_coherent_pool(dev)) {
+		region = devcg_dma_pool_region(cpu_addr);
+		return region ?: dev_cgroup_unclassified_region("a coherent pool without a region");
+	}
 	if (is_swiotlb_for_alloc(dev))
 		return dev_cgroup_unclassified_region("a restricted DMA pool");
 	pfn = PHYS_PFN(dma_to_phys(dev, dma_addr));

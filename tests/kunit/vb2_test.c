@@ -11,7 +11,9 @@
 #include <kunit/device.h>
 #include <kunit/test.h>
 #include <linux/cgroup_dev.h>
+#include <linux/dma-map-ops.h>
 #include <linux/dma-mapping.h>
+#include <linux/pci.h>
 #include <linux/scatterlist.h>
 #include <linux/sizes.h>
 #include <linux/vmalloc.h>
@@ -272,6 +274,52 @@ static void unclassified_memory_charged_to_ram_and_counted(struct kunit *test)
 	devcg_test_cg_remove(test, cg);
 }
 
+/*
+ * A per-device coherent pool (dma_declare_coherent_memory(), here on the
+ * shared-memory BAR of QEMU's ivshmem device, memory that is not system RAM)
+ * is a region of its own while it exists, and its buffers are charged to it
+ * for the block the pool takes (a bitmap region of order get_order(size)).
+ */
+static void coherent_pool_buffers_charged_to_the_pool(struct kunit *test)
+{
+	struct vb2_ctx *ctx = test->priv;
+	struct dentry *root = devcg_test_mnt->mnt_root;
+	struct pci_dev *shm = pci_get_device(PCI_VENDOR_ID_REDHAT_QUMRANET, 0x1110, NULL);
+	struct devcg_test_cg *cg;
+	char device[64], *capacity;
+	resource_size_t phys, size;
+	void *buf;
+
+	if (!shm)
+		KUNIT_FAIL_AND_ABORT(test, "no ivshmem device: QEMU needs -device ivshmem-plain (scripts/test.sh)");
+	phys = pci_resource_start(shm, 2);
+	size = min_t(resource_size_t, pci_resource_len(shm, 2), SZ_4M);
+	KUNIT_ASSERT_EQ(test, pci_enable_device_mem(shm), 0);
+	KUNIT_ASSERT_EQ(test, dma_declare_coherent_memory(ctx->dev, phys, phys, size), 0);
+	snprintf(device, sizeof(device), "dma-pool/%s", dev_name(ctx->dev));
+	KUNIT_EXPECT_EQ(test, devcg_test_value(test, root, "dev.capacity", device, "region.pool"),
+			(u64)size);
+
+	cg = devcg_test_cg_create(test, NULL, "kunit_vb2_pool");
+	buf = alloc_in(test, cg, &vb2_dma_contig_memops, 96 * SZ_1K);
+	KUNIT_EXPECT_FALSE(test, IS_ERR_OR_NULL(buf));
+	KUNIT_EXPECT_EQ(test, usage(test, cg, device, "region.pool"), (u64)SZ_128K);
+	KUNIT_EXPECT_EQ(test, usage(test, cg, "system", "region.ram"), 0ull);
+	KUNIT_EXPECT_EQ(test, usage(test, cg, "cma", "region.reserved"), 0ull);
+	if (!IS_ERR_OR_NULL(buf))
+		vb2_dma_contig_memops.put(buf);
+	KUNIT_EXPECT_EQ(test, usage(test, cg, device, "region.pool"), 0ull);
+	devcg_test_cg_remove(test, cg);
+
+	dma_release_coherent_memory(ctx->dev);
+	pci_disable_device(shm);
+	pci_dev_put(shm);
+	capacity = kunit_kzalloc(test, 4096, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, capacity);
+	KUNIT_ASSERT_EQ(test, devcg_test_read(root, "dev.capacity", capacity, 4096), 0);
+	KUNIT_EXPECT_NULL(test, strstr(capacity, device));
+}
+
 static struct kunit_case dev_cgroup_vb2_cases[] = {
 	KUNIT_CASE(dma_contig_buffer_charged_to_its_cma_area),
 	KUNIT_CASE(dma_contig_single_page_charged_to_system_ram),
@@ -283,6 +331,7 @@ static struct kunit_case dev_cgroup_vb2_cases[] = {
 	KUNIT_CASE(dma_contig_non_coherent_buffer_charged_to_its_cma_area),
 	KUNIT_CASE(dma_sg_refused_at_limit),
 	KUNIT_CASE(unclassified_memory_charged_to_ram_and_counted),
+	KUNIT_CASE(coherent_pool_buffers_charged_to_the_pool),
 	{}
 };
 
