@@ -10,6 +10,8 @@
 
 #include <kunit/test.h>
 #include <linux/cgroup_dev.h>
+#include <linux/dma-fence.h>
+#include <linux/dma-resv.h>
 #include <linux/sizes.h>
 
 #include <drm/drm_drv.h>
@@ -103,10 +105,37 @@ static void arm_charge_at_eviction(struct kunit *test, struct devcg_test_cg *cg,
 	charge_at_eviction.armed = true;
 }
 
+/* A fence a test signals when it wants: the end of a pretend GPU copy. */
+static const char *test_fence_name(struct dma_fence *fence)
+{
+	return "devcg_kunit";
+}
+
+static const struct dma_fence_ops test_fence_ops = {
+	.get_driver_name = test_fence_name,
+	.get_timeline_name = test_fence_name,
+};
+
+static DEFINE_SPINLOCK(test_fence_lock);
+
+static struct dma_fence *test_fence_create(struct kunit *test)
+{
+	struct dma_fence *fence = kzalloc(sizeof(*fence), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, fence);
+	dma_fence_init(fence, &test_fence_ops, &test_fence_lock, dma_fence_context_alloc(1), 1);
+	return fence;
+}
+
+/* While set, moves are "accelerated": they end when this fence signals. */
+static struct dma_fence *move_fence;
+
 static int move_by_swapping_resources(struct ttm_buffer_object *bo, bool evict,
 				      struct ttm_operation_ctx *ctx,
 				      struct ttm_resource *new_mem, struct ttm_place *hop)
 {
+	if (move_fence)
+		return ttm_bo_move_accel_cleanup(bo, move_fence, evict, false, new_mem);
 	ttm_bo_move_null(bo, new_mem);
 	charge_now_if_armed(true);
 	return 0;
@@ -239,6 +268,11 @@ static int bo_place(struct kunit *test, struct ttm_buffer_object *bo,
 	int ret;
 
 	dma_resv_lock(bo->base.resv, NULL);
+	ret = dma_resv_reserve_fences(bo->base.resv, 1);
+	if (ret) {
+		dma_resv_unlock(bo->base.resv);
+		return ret;
+	}
 	devcg_test_enter(test, cg);
 	ret = ttm_bo_validate(bo, (struct ttm_placement *)placement, &op);
 	devcg_test_enter(test, NULL);
@@ -509,6 +543,62 @@ static void switched_walk_looks_again_from_the_start(struct kunit *test)
 	devcg_test_cg_remove(test, q);
 }
 
+/*
+ * A buffer freed while the GPU still uses it (an unsignaled fence) is deleted
+ * later, by TTM's delayed delete: it stays charged, as its VRAM stays taken,
+ * until then, even after its cgroup is removed.
+ */
+static void busy_buffer_stays_charged_until_its_delayed_delete(struct kunit *test)
+{
+	struct ttm_ctx *ctx = test->priv;
+	struct devcg_test_cg *p = devcg_test_cg_create(test, NULL, "kunit_ttm_delayed");
+	struct devcg_test_cg *c = devcg_test_cg_create(test, p, "c");
+	struct ttm_buffer_object *bo = bo_create(test, c, &vram_only, false);
+	struct dma_fence *busy = test_fence_create(test);
+
+	dma_resv_lock(bo->base.resv, NULL);
+	KUNIT_ASSERT_EQ(test, dma_resv_reserve_fences(bo->base.resv, 1), 0);
+	dma_resv_add_fence(bo->base.resv, busy, DMA_RESV_USAGE_KERNEL);
+	dma_resv_unlock(bo->base.resv);
+	bo_free(bo);
+	devcg_test_cg_remove(test, c);
+	KUNIT_EXPECT_EQ(test, vram_of(test, p), (u64)BO_SIZE);
+
+	dma_fence_signal(busy);
+	flush_workqueue(ctx->ttm.wq);
+	KUNIT_EXPECT_EQ(test, vram_of(test, p), 0ull);
+	dma_fence_put(busy);
+	devcg_test_cg_remove(test, p);
+}
+
+/*
+ * A move that completes asynchronously (ttm_bo_move_accel_cleanup()) leaves
+ * the old VRAM on a ghost object until the copy's fence signals: it stays
+ * charged to the buffer's owner until then, and only then is given back.
+ */
+static void ghost_of_an_accelerated_move_keeps_the_charge_until_done(struct kunit *test)
+{
+	struct ttm_ctx *ctx = test->priv;
+	struct devcg_test_cg *c = devcg_test_cg_create(test, NULL, "kunit_ttm_ghost");
+	struct ttm_buffer_object *bo = bo_create(test, c, &vram_only, false);
+	struct dma_fence *copy = test_fence_create(test);
+	int ret;
+
+	move_fence = copy;
+	ret = bo_place(test, bo, &system_only, NULL);
+	move_fence = NULL;
+	KUNIT_ASSERT_EQ(test, ret, 0);
+	KUNIT_EXPECT_FALSE(test, in_vram(bo));
+	KUNIT_EXPECT_EQ(test, vram_of(test, c), (u64)BO_SIZE);
+
+	dma_fence_signal(copy);
+	flush_workqueue(ctx->ttm.wq);
+	KUNIT_EXPECT_EQ(test, vram_of(test, c), 0ull);
+	dma_fence_put(copy);
+	bo_free(bo);
+	devcg_test_cg_remove(test, c);
+}
+
 static struct kunit_case dev_cgroup_ttm_cases[] = {
 	KUNIT_CASE(resident_buffers_charged_to_their_creator),
 	KUNIT_CASE(limit_evicts_unprotected_buffers_of_its_subtree),
@@ -517,6 +607,8 @@ static struct kunit_case dev_cgroup_ttm_cases[] = {
 	KUNIT_CASE(removed_owners_buffer_returns_charged_to_its_parent),
 	KUNIT_CASE(full_vram_walk_switches_to_a_limit_hit_meanwhile),
 	KUNIT_CASE(switched_walk_looks_again_from_the_start),
+	KUNIT_CASE(busy_buffer_stays_charged_until_its_delayed_delete),
+	KUNIT_CASE(ghost_of_an_accelerated_move_keeps_the_charge_until_done),
 	{}
 };
 
