@@ -8,7 +8,9 @@ For every line PATCH adds, each call of a dev_cgroup_*() function that starts
 on it is replaced by what the code would do without the controller: a call
 used as a statement is dropped; a call whose value is used becomes the value
 that means "nothing to account" (0: charged, room, no region, no css), or,
-for dev_cgroup_evict_valuable(), 1 (evict as TTM would). Struct fields,
+for dev_cgroup_evict_valuable(), 1 (evict as TTM would). The arguments are
+still evaluated, in a statement expression, so that no variable the patch
+declares for the call goes unused (the kernel builds with -Werror). Struct fields,
 includes and comments stay, so the tree still builds. Files are replaced,
 never written through: the tree's files may be hard links to the pristine
 copy. Prints one line per call taken out; exits 1 if there was none.
@@ -57,6 +59,34 @@ def call_end(text, open_paren):
     raise ValueError("unbalanced call")
 
 
+def top_level_args(inner):
+    """The arguments of a call, split at the commas outside any brackets."""
+    args, depth, current = [], 0, ""
+    for ch in inner:
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        if ch == "," and depth == 0:
+            args.append(current.strip())
+            current = ""
+        else:
+            current += ch
+    if current.strip():
+        args.append(current.strip())
+    return args
+
+
+def without_call(call, value):
+    """A GNU statement expression that evaluates the call's arguments (so
+    that no variable becomes unused) and gives `value`, if any."""
+    inner = call[call.index("(") + 1 : -1]
+    parts = [f"(void)({arg});" for arg in top_level_args(inner)]
+    if value is not None:
+        parts.append(f"{value};")
+    return "({ " + " ".join(parts) + " })"
+
+
 def mutate(text, lines):
     """Returns the new text and a description of each call taken out."""
     starts = [0]
@@ -77,13 +107,14 @@ def mutate(text, lines):
             name = m.group(0).rstrip("( \t")
             before = text[begin:start].strip()
             after = text[stop:].lstrip()
+            call = text[start:stop]
             if before == "" and after.startswith(";"):
-                # A statement of its own: drop it (keep the ';', an empty statement).
-                edits.append((start, stop, ""))
+                # A statement of its own: only its arguments are evaluated.
+                edits.append((start, stop, without_call(call, None)))
                 taken.append(f"{number}: {name}() dropped")
             else:
                 value = VALUE_WITHOUT_CONTROLLER.get(name, "0")
-                edits.append((start, stop, value))
+                edits.append((start, stop, without_call(call, value)))
                 taken.append(f"{number}: {name}() -> {value}")
     for start, stop, new in sorted(edits, reverse=True):
         text = text[:start] + new + text[stop:]
