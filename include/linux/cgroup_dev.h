@@ -21,16 +21,13 @@ struct device;
 struct page;
 struct sg_table;
 
-struct task_struct;
-
 /*
  * A driver's probe, on the probing task's stack (patches/0008): between
  * dev_cgroup_probe_begin() and _end(), what the task charges goes to the
- * root cgroup. See src/core/glue.c.
+ * root cgroup. Nests. See src/core/glue.c.
  */
 struct dev_cgroup_probe_scope {
-	struct list_head node;
-	struct task_struct *task;
+	struct cgroup_subsys_state *outer;
 };
 
 /* A registered device. Opaque. */
@@ -141,10 +138,10 @@ struct dev_cgroup_region *dev_cgroup_sg_region(const struct sg_table *sgt);
 struct dev_cgroup_region *dev_cgroup_virt_region(const void *addr);
 struct dev_cgroup_region *dev_cgroup_unclassified_region(const char *why);
 unsigned long dev_cgroup_unclassified_buffers(void);
-struct dev_cgroup_region *dev_cgroup_dma_direct_region(struct device *dev, const void *cpu_addr,
-						       dma_addr_t dma_addr);
+struct dev_cgroup_region *dev_cgroup_dma_direct_region(struct device *dev, dma_addr_t dma_addr);
+struct dev_cgroup_region *dev_cgroup_dma_pool_region(struct device *dev, const void *cpu_addr);
 /* Per-device coherent pools, reported by kernel/dma/coherent.c (patches/0009). */
-void dev_cgroup_dma_pool_added(const char *name, void *virt_base, size_t size);
+void dev_cgroup_dma_pool_added(const char *name, phys_addr_t phys, void *virt_base, size_t size);
 void dev_cgroup_dma_pool_removed(void *virt_base);
 u64 dev_cgroup_dma_cost(struct device *dev, struct dev_cgroup_region *region, u64 size,
 			bool pages_api);
@@ -307,7 +304,8 @@ static inline struct dev_cgroup_region *dev_cgroup_sg_region(const struct sg_tab
 	return NULL;
 }
 
-static inline void dev_cgroup_dma_pool_added(const char *name, void *virt_base, size_t size) {}
+static inline void dev_cgroup_dma_pool_added(const char *name, phys_addr_t phys,
+					     void *virt_base, size_t size) {}
 static inline void dev_cgroup_dma_pool_removed(void *virt_base) {}
 
 static inline int dev_cgroup_dma_check_room(struct device *dev, size_t size, bool pages_api)

@@ -49,8 +49,13 @@ pub unsafe extern "C" fn dev_cgroup_dma_region(
         // SAFETY: `sgt` is a valid table (caller).
         return unsafe { bindings::dev_cgroup_sg_region(sgt) };
     }
+    // SAFETY: `dev` and `cookie` describe a live allocation (caller).
+    let pool = unsafe { bindings::dev_cgroup_dma_pool_region(dev, cookie) };
+    if !pool.is_null() {
+        return pool;
+    }
     // SAFETY: `dev` and `dma_addr` describe a live allocation (caller).
-    let direct = unsafe { bindings::dev_cgroup_dma_direct_region(dev, cookie, dma_addr) };
+    let direct = unsafe { bindings::dev_cgroup_dma_direct_region(dev, dma_addr) };
     if !direct.is_null() {
         return direct;
     }

@@ -80,8 +80,9 @@ pub unsafe extern "C" fn dev_cgroup_drm_gem_dma_charge(
     };
     // SAFETY: no preconditions.
     let cost = unsafe { bindings::dev_cgroup_dma_cost(dev, region, size, noncoherent) };
-    // SAFETY: `record` is writable and empty (caller); memory regions are
-    // boot-time regions.
+    // SAFETY: `record` is writable and empty (caller); the region is a
+    // boot-time one, or that of the coherent pool holding this live buffer,
+    // which is released only once all its buffers are freed.
     let ret = unsafe {
         bindings::dev_cgroup_charge_buffer(
             record,

@@ -199,11 +199,14 @@ static bool devcg_dma_direct(struct device *dev)
  */
 static bool devcg_dma_coherent_pool(struct device *dev)
 {
+	if (!dev)
+		return false;
 #ifdef CONFIG_DMA_DECLARE_COHERENT
 	if (dev->dma_mem)
 		return true;
 #endif
-	return IS_ENABLED(CONFIG_DMA_GLOBAL_POOL);
+	/* dma-direct takes the global pool for non-coherent devices only. */
+	return IS_ENABLED(CONFIG_DMA_GLOBAL_POOL) && !dev_is_dma_coherent(dev);
 }
 
 /*
@@ -234,26 +237,47 @@ struct devcg_dma_pool {
 static LIST_HEAD(devcg_dma_pools);
 static DEFINE_SPINLOCK(devcg_dma_pools_lock);
 
-void dev_cgroup_dma_pool_added(const char *name, void *virt_base, size_t size)
+/* Registers "dma-pool/<name>" (<name> made a valid device name), or NULL. */
+static struct dev_cgroup_device *devcg_register_dma_pool(const char *fmt, const char *name,
+							 phys_addr_t phys, size_t size)
 {
 	struct dev_cgroup_region_desc desc = { .name = "pool", .capacity = size };
-	char device_name[DEVCG_REGION_NAME_MAX];
-	struct devcg_dma_pool *pool;
-	unsigned long flags;
+	struct dev_cgroup_device *device;
+	char *device_name = kasprintf(GFP_KERNEL, fmt, name, &phys);
 	char *c;
 
-	snprintf(device_name, sizeof(device_name), "dma-pool/%s", name ?: "unnamed");
+	if (!device_name)
+		return NULL;
 	for (c = device_name; *c; c++)
-		if (!isgraph(*c) || *c == '=')
+		if (*c <= ' ' || *c > '~' || *c == '=')
 			*c = '_';
-	pool = kzalloc(sizeof(*pool), GFP_KERNEL);
-	if (!pool) {
-		pr_warn("dev cgroup: %s not accounted: no memory\n", device_name);
-		return;
+	device = dev_cgroup_register_device(device_name, &desc, 1);
+	if (IS_ERR_OR_NULL(device)) {
+		pr_warn("dev cgroup: %s not registered: %pe\n", device_name, device);
+		device = NULL;
 	}
-	pool->device = dev_cgroup_register_device(device_name, &desc, 1);
-	if (IS_ERR_OR_NULL(pool->device)) {
-		pr_warn("dev cgroup: %s not accounted: %pe\n", device_name, pool->device);
+	kfree(device_name);
+	return device;
+}
+
+void dev_cgroup_dma_pool_added(const char *name, phys_addr_t phys, void *virt_base, size_t size)
+{
+	struct devcg_dma_pool *pool;
+	unsigned long flags;
+
+	pool = kzalloc(sizeof(*pool), GFP_KERNEL);
+	if (!pool)
+		return;
+	/*
+	 * Named after its device or node; a pool without a name, or one whose
+	 * name is taken (two pools of one device, a name cut short), also by
+	 * its physical base: unique, and stable across boots too.
+	 */
+	pool->device = name ? devcg_register_dma_pool("dma-pool/%s", name, phys, size) : NULL;
+	if (!pool->device)
+		pool->device = devcg_register_dma_pool("dma-pool/%s@%pa", name ?: "", phys, size);
+	if (!pool->device) {
+		pr_warn("dev cgroup: a coherent DMA pool at %pa is not accounted\n", &phys);
 		kfree(pool);
 		return;
 	}
@@ -288,9 +312,10 @@ void dev_cgroup_dma_pool_removed(void *virt_base)
 EXPORT_SYMBOL_GPL(dev_cgroup_dma_pool_removed);
 
 /*
- * The region of the pool whose mapping holds @cpu_addr, or NULL. The pool
- * outlives the lookup: the DMA API wants every buffer freed before a pool is
- * released, and the caller has a live buffer of it.
+ * The region of the pool whose mapping holds @cpu_addr, or NULL. The region
+ * outlives its use by the caller, without a reference: the caller holds a
+ * live buffer of the pool, and the DMA API wants every buffer of a pool
+ * freed before the pool is released (dev_cgroup_dma_pool_removed()).
  */
 static struct dev_cgroup_region *devcg_dma_pool_region(const void *cpu_addr)
 {
@@ -310,27 +335,37 @@ static struct dev_cgroup_region *devcg_dma_pool_region(const void *cpu_addr)
 }
 
 /*
- * The region behind a dma_alloc_attrs() allocation of a device the DMA layer
- * maps directly, at @cpu_addr (what dma_alloc_attrs() returned) and
- * @dma_addr: its pool's, for a device with a coherent pool; else its first
- * page's, found from the DMA address as dma_direct_get_sgtable() finds it,
- * with no allocation. Memory from a pool without a region (the global pool,
- * restricted swiotlb pools) or with no page behind it is unclassified. NULL
+ * The region of a dma_alloc_attrs() allocation at @cpu_addr (what it
+ * returned) for a device it serves from a coherent pool: the pool's, or
+ * unclassified for a pool without a region (the global pool). NULL for any
+ * other device: dma_alloc_attrs() takes a device's pool before it looks at
+ * the device's mapping, IOMMU or not.
+ */
+struct dev_cgroup_region *dev_cgroup_dma_pool_region(struct device *dev, const void *cpu_addr)
+{
+	struct dev_cgroup_region *region;
+
+	if (!devcg_dma_coherent_pool(dev))
+		return NULL;
+	region = devcg_dma_pool_region(cpu_addr);
+	return region ?: dev_cgroup_unclassified_region("a coherent pool without a region");
+}
+EXPORT_SYMBOL_GPL(dev_cgroup_dma_pool_region);
+
+/*
+ * The region behind a dma_alloc_attrs() allocation, not from a pool, of a
+ * device the DMA layer maps directly: its DMA address gives its first page,
+ * as dma_direct_get_sgtable() finds it, with no allocation. Memory from a
+ * restricted swiotlb pool or with no page behind it is unclassified. NULL
  * when the device is not directly mapped (the caller then asks the DMA API
  * for a table).
  */
-struct dev_cgroup_region *dev_cgroup_dma_direct_region(struct device *dev, const void *cpu_addr,
-						       dma_addr_t dma_addr)
+struct dev_cgroup_region *dev_cgroup_dma_direct_region(struct device *dev, dma_addr_t dma_addr)
 {
-	struct dev_cgroup_region *region;
 	unsigned long pfn;
 
 	if (!devcg_dma_direct(dev))
 		return NULL;
-	if (devcg_dma_coherent_pool(dev)) {
-		region = devcg_dma_pool_region(cpu_addr);
-		return region ?: dev_cgroup_unclassified_region("a coherent pool without a region");
-	}
 	if (is_swiotlb_for_alloc(dev))
 		return dev_cgroup_unclassified_region("a restricted DMA pool");
 	pfn = PHYS_PFN(dma_to_phys(dev, dma_addr));
@@ -357,10 +392,10 @@ EXPORT_SYMBOL_GPL(dev_cgroup_dma_direct_region);
 u64 dev_cgroup_dma_cost(struct device *dev, struct dev_cgroup_region *region, u64 size,
 			bool pages_api)
 {
+	if (size && region && !pages_api && devcg_dma_coherent_pool(dev))
+		return (u64)PAGE_SIZE << get_order(size);
 	if (!size || !region || !devcg_dma_direct(dev))
 		return PAGE_ALIGN(size);
-	if (!pages_api && devcg_dma_coherent_pool(dev))
-		return (u64)PAGE_SIZE << get_order(size);
 	if (region != dev_cgroup_system_ram_region() || is_swiotlb_for_alloc(dev))
 		return PAGE_ALIGN(size);
 	if (!pages_api && devcg_dma_arch_alloc(dev))

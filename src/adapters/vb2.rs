@@ -48,7 +48,9 @@ same_signature! {
 /// # Safety
 ///
 /// `record` must be valid for writes and hold no live charge; `region` must be
-/// NULL or a boot-time region (never unregistered).
+/// NULL or a region that outlives the call: a boot-time region, or the
+/// region of a coherent pool the caller holds a live buffer of (a pool is
+/// released only once all its buffers are freed).
 unsafe fn charge(record: Record, region: Region, size: u64) -> c_int {
     // SAFETY: forwarded from the caller.
     unsafe {
@@ -81,10 +83,11 @@ pub unsafe extern "C" fn dev_cgroup_vb2_charge_dma_contig(
     // SAFETY: forwarded from the caller.
     let region =
         unsafe { bindings::dev_cgroup_dma_region(dev, cookie, dma_addr, sgt, size, attrs) };
-    // SAFETY: no preconditions.
     // A table comes with dma_alloc_noncontiguous() (non-coherent buffers).
+    // SAFETY: no preconditions.
     let cost = unsafe { bindings::dev_cgroup_dma_cost(dev, region, size, !sgt.is_null()) };
-    // SAFETY: forwarded from the caller; memory regions are boot-time regions.
+    // SAFETY: forwarded from the caller; the region is a boot-time one or
+    // that of the pool holding this live buffer (see `charge`).
     unsafe { charge(record, region, cost) }
 }
 

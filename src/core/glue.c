@@ -15,7 +15,6 @@
 #include <linux/sched.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
-#include <linux/spinlock.h>
 
 #include "glue.h"
 
@@ -147,64 +146,40 @@ static int __init devcg_activate_root_files(void)
 core_initcall(devcg_activate_root_files);
 
 /*
- * Tasks inside a driver's probe (really_probe(), patches/0008). What a
- * driver allocates for itself then, the fbdev console's framebuffer or its
- * own buffers, belongs to the system, not to whichever task bound the
- * driver (udev loading its module, a write to a bind file): it is charged to
- * the root, as a built-in driver's is at boot, and as the memory controller
- * leaves kernel allocations nobody asked for to the root. Scopes live on the
- * probing tasks' stacks; the list is only walked while a probe runs.
+ * A driver's probe (really_probe(), patches/0008). What a driver allocates
+ * for itself then, the fbdev console's framebuffer or its own buffers,
+ * belongs to the system, not to whichever task bound the driver (udev
+ * loading its module, a write to a bind file): it is charged to the root,
+ * as a built-in driver's is at boot, and as the memory controller leaves
+ * kernel allocations nobody asked for to the root. The task's
+ * devcg_active_css says so while the probe runs, as memcg's
+ * set_active_memcg() does: per task, no lock, and gone with the task if the
+ * probe never returns (an oops). Nested scopes restore the outer one.
  */
-static LIST_HEAD(devcg_probes);
-static DEFINE_SPINLOCK(devcg_probes_lock);
-static atomic_t devcg_nr_probes = ATOMIC_INIT(0);
-
 void dev_cgroup_probe_begin(struct dev_cgroup_probe_scope *scope)
 {
-	unsigned long flags;
-
-	scope->task = current;
-	spin_lock_irqsave(&devcg_probes_lock, flags);
-	list_add(&scope->node, &devcg_probes);
-	atomic_inc(&devcg_nr_probes);
-	spin_unlock_irqrestore(&devcg_probes_lock, flags);
+	scope->outer = current->devcg_active_css;
+	WRITE_ONCE(current->devcg_active_css, devcg_root_css);
 }
+EXPORT_SYMBOL_GPL(dev_cgroup_probe_begin);
 
 void dev_cgroup_probe_end(struct dev_cgroup_probe_scope *scope)
 {
-	unsigned long flags;
-
-	spin_lock_irqsave(&devcg_probes_lock, flags);
-	list_del(&scope->node);
-	atomic_dec(&devcg_nr_probes);
-	spin_unlock_irqrestore(&devcg_probes_lock, flags);
+	WRITE_ONCE(current->devcg_active_css, scope->outer);
 }
+EXPORT_SYMBOL_GPL(dev_cgroup_probe_end);
 
-static bool devcg_current_is_probing(void)
-{
-	struct dev_cgroup_probe_scope *scope;
-	unsigned long flags;
-	bool probing = false;
-
-	if (likely(!atomic_read(&devcg_nr_probes)))
-		return false;
-	spin_lock_irqsave(&devcg_probes_lock, flags);
-	list_for_each_entry(scope, &devcg_probes, node) {
-		if (scope->task == current) {
-			probing = true;
-			break;
-		}
-	}
-	spin_unlock_irqrestore(&devcg_probes_lock, flags);
-	return probing;
-}
-
-/* The css the current task's charges go to, referenced (see above). */
+/*
+ * The css the current task's charges go to, referenced (see above). The
+ * active css is the root, which never goes away.
+ */
 static struct cgroup_subsys_state *devcg_charged_css(void)
 {
-	if (unlikely(devcg_current_is_probing()) && devcg_root_css) {
-		css_get(devcg_root_css);
-		return devcg_root_css;
+	struct cgroup_subsys_state *active = READ_ONCE(current->devcg_active_css);
+
+	if (unlikely(active)) {
+		css_get(active);
+		return active;
 	}
 	return task_get_css(current, dev_cgrp_id);
 }
