@@ -585,7 +585,8 @@ pub fn raise<N: Node>(node: &N, amount: u64) -> Result<Raised<'_, N>, Unfinished
             slot.write(at);
             deepest_kept = at;
         }
-        depth += 1;
+        // Saturating: no overflow check (and its panic) in the fast path.
+        depth = depth.saturating_add(1);
         level = at.parent();
     }
     let mut stale_peak = false;
