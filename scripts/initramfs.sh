@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # Build the guest's base initramfs: busybox-static, /init, the project's
 # end-to-end test programs (static binaries) under /usr/bin, the kernel's
-# dmabuf-heaps selftest and v4l2-compliance with its libraries.
+# dmabuf-heaps selftest, v4l2-compliance with its libraries, and the test
+# kernel's modules.
 . "$(dirname "$0")/lib.sh"
 
 build_e2e() {
@@ -28,6 +29,15 @@ for bin in "$GUEST"/target/x86_64-unknown-linux-gnu/release/devcg-*; do
 	[ -x "$bin" ] && [ -f "$bin" ] && install -m 755 "$bin" "$root/usr/bin/"
 done
 install -m 755 "$GUEST/dmabuf-heap" "$root/usr/bin/dmabuf-heap"
+
+# The test kernel's modules (bochs), installed as a distribution does, with
+# depmod's index for the guest's modprobe.
+install_modules() {
+	make -C "$TREE" O="$BUILD" "${KMAKE_VARS[@]}" INSTALL_MOD_PATH="$root" \
+		INSTALL_MOD_STRIP=1 modules_install
+	ls "$root"/lib/modules/*/modules.dep >/dev/null
+}
+phase "install kernel modules" "$LOGS/modules-install.log" install_modules
 
 # A dynamically linked host program, with the shared libraries it needs.
 copy_with_libs() {

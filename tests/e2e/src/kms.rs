@@ -252,6 +252,10 @@ fn set_vram_max(dir: &Path, value: &str) -> TestResult {
 pub fn tests() -> Vec<Test> {
     vec![
         Test {
+            name: "module_loaded_from_a_cgroup_charges_it_nothing",
+            run: module_loaded_from_a_cgroup_charges_it_nothing,
+        },
+        Test {
             name: "bochs_vram_is_a_region",
             run: bochs_vram_is_a_region,
         },
@@ -383,6 +387,28 @@ fn bochs_console_bytes() -> Result<Option<u64>, String> {
         return Ok(Some(w * h * bpp / 8));
     }
     Ok(None)
+}
+
+/// bochs is a module, which the guest's /init loaded from a cgroup of its own
+/// (`modload`), as a distribution's udev loads drivers: the console came up,
+/// and what the driver took for itself at probe is charged to the root, not
+/// to that cgroup.
+fn module_loaded_from_a_cgroup_charges_it_nothing() -> TestResult {
+    let modules = cg::read("/proc/modules")?;
+    ensure(modules.lines().any(|l| l.starts_with("bochs ")), || {
+        "bochs is not a loaded module (CONFIG_DRM_BOCHS=m, modprobe in /init)".into()
+    })?;
+    let console = bochs_console_bytes()?.ok_or("no bochs fbdev console after modprobe")?;
+    let modload = Path::new(ROOT).join("modload");
+    expect_vram(&modload, 0)?;
+    let root = vram(Path::new(ROOT), "dev.current", "")?;
+    ensure(root >= console, || {
+        format!("the root holds {root} bytes of VRAM, the console takes {console}")
+    })?;
+    println!(
+        "# bochs loaded as a module from a cgroup: its {console}-byte console charged to the root"
+    );
+    Ok(())
 }
 
 /// A driver bound by a task inside a cgroup, as udev binds it when it loads
