@@ -61,6 +61,8 @@ trouble=$(kernel_trouble "$BUILD/test.log")
 
 # 4. End-to-end suite in QEMU.
 e2e_log=$LOGS/e2e.log
+# The debug kernel (KASAN, lockdep) runs the suite about five times slower.
+[ "$FLAVOR" = debug ] && export VM_TIMEOUT=${VM_TIMEOUT:-1500}
 VM_QUIET=1 phase "e2e: devcg-e2e in the guest" "$LOGS/e2e-run.log" \
 	"$REPO/scripts/vm-run.sh" "$GUEST/root/usr/bin/devcg-e2e" "$e2e_log" || true
 ep=$(tr -d '\r' < "$e2e_log" | grep -cE '^ok [0-9]+ ' || true)
