@@ -33,10 +33,17 @@ if [ ! -f "$TREE/.devcg-version" ]; then
 	rm -rf "$TREE.tmp" && cp -al "$PRISTINE" "$TREE.tmp" && mv "$TREE.tmp" "$TREE"
 fi
 
+# rust/: the Rust abstractions, new files in the tree's rust/ (the lines that
+# make the kernel crate use them are in patches/0002).
+while IFS= read -r f; do
+	LINKS+=("$f $f")
+done < <(cd "$REPO" && find rust -type f | sort)
+
 for l in "${LINKS[@]}"; do
 	set -- $l
 	src=$REPO/$1 dst=$TREE/$2
 	[ "$(readlink "$dst" 2>/dev/null)" = "$(realpath "$src")" ] && continue
+	mkdir -p "$(dirname "$dst")"
 	rm -rf "$dst" && ln -s "$(realpath "$src")" "$dst"
 done
 

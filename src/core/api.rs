@@ -19,10 +19,11 @@ use kernel::prelude::*;
 use kernel::str::CStr;
 use kernel::sync::{Arc, ArcBorrow};
 
-use crate::css::{CssRef, OwnedCss};
 use crate::logic::counter;
 use crate::pool::{self, ChargeError, Fast, Pool, PoolHandle};
 use crate::registry::{self, Device, HeldRegion, Region, RegionDesc};
+use crate::DevCss;
+use kernel::types::ARef;
 
 type DeviceHandle = *mut bindings::dev_cgroup_device;
 type RegionHandle = *mut bindings::dev_cgroup_region;
@@ -194,7 +195,7 @@ pub(crate) unsafe extern "C" fn dev_cgroup_try_charge(
     ret_pool: *mut PoolHandle,
     ret_limit_pool: *mut PoolHandle,
 ) -> c_int {
-    let Some(css) = OwnedCss::current() else {
+    let Some(css) = DevCss::charged() else {
         return ENODEV.to_errno();
     };
     // SAFETY: forwarded from the caller.
@@ -208,7 +209,7 @@ pub(crate) unsafe extern "C" fn dev_cgroup_try_charge(
 /// As [`dev_cgroup_try_charge`].
 #[inline(always)]
 unsafe fn charge_as_current(
-    css: OwnedCss,
+    css: ARef<DevCss>,
     region: RegionHandle,
     size: u64,
     consumer: bindings::dev_cgroup_consumer,
@@ -216,16 +217,7 @@ unsafe fn charge_as_current(
     ret_limit_pool: *mut PoolHandle,
 ) -> c_int {
     // SAFETY: forwarded from the caller.
-    let ret = unsafe {
-        charge(
-            css.borrow(),
-            region,
-            size,
-            consumer,
-            ret_pool,
-            ret_limit_pool,
-        )
-    };
+    let ret = unsafe { charge(&css, region, size, consumer, ret_pool, ret_limit_pool) };
     if ret == ENOENT.to_errno() {
         // SAFETY: forwarded from the caller.
         return unsafe {
@@ -252,16 +244,16 @@ unsafe fn charge_as_current(
 #[cold]
 #[inline(never)]
 unsafe fn charge_current_again(
-    offline: OwnedCss,
+    offline: ARef<DevCss>,
     region: RegionHandle,
     size: u64,
     consumer: bindings::dev_cgroup_consumer,
     ret_pool: *mut PoolHandle,
     ret_limit_pool: *mut PoolHandle,
 ) -> c_int {
-    let next = match OwnedCss::current() {
-        Some(now) if now.as_ptr() != offline.as_ptr() => Some(now),
-        _ => offline.parent(),
+    let next = match DevCss::charged() {
+        Some(now) if !ptr::eq(&*now, &*offline) => Some(now),
+        _ => offline.parent().map(ARef::from),
     };
     // SAFETY: forwarded from the caller.
     unsafe { charge_nearest_online(next, region, size, consumer, ret_pool, ret_limit_pool) }
@@ -276,7 +268,7 @@ unsafe fn charge_current_again(
 ///
 /// As [`dev_cgroup_try_charge`].
 unsafe fn charge_nearest_online(
-    from: Option<OwnedCss>,
+    from: Option<ARef<DevCss>>,
     region: RegionHandle,
     size: u64,
     consumer: bindings::dev_cgroup_consumer,
@@ -286,20 +278,11 @@ unsafe fn charge_nearest_online(
     let mut next = from;
     while let Some(css) = next {
         // SAFETY: forwarded from the caller.
-        let ret = unsafe {
-            charge(
-                css.borrow(),
-                region,
-                size,
-                consumer,
-                ret_pool,
-                ret_limit_pool,
-            )
-        };
+        let ret = unsafe { charge(&css, region, size, consumer, ret_pool, ret_limit_pool) };
         if ret != ENOENT.to_errno() {
             return ret;
         }
-        next = css.parent();
+        next = css.parent().map(ARef::from);
     }
     ENOENT.to_errno()
 }
@@ -327,7 +310,7 @@ pub(crate) unsafe extern "C" fn dev_cgroup_try_charge_owner(
         return unsafe { dev_cgroup_try_charge(region, size, consumer, ret_pool, ret_limit_pool) };
     };
     // SAFETY: the caller holds a reference on `owner` for the call.
-    let owner = unsafe { OwnedCss::from_borrowed(owner) };
+    let owner = ARef::from(unsafe { DevCss::from_raw(owner.as_ptr()) });
     // SAFETY: forwarded from the caller.
     unsafe {
         charge_nearest_online(
@@ -361,7 +344,7 @@ pub(crate) unsafe extern "C" fn devcg_test_charge_current_from(
         return EINVAL.to_errno();
     };
     // SAFETY: the caller holds a reference on `css` for the call.
-    let css = unsafe { OwnedCss::from_borrowed(css) };
+    let css = ARef::from(unsafe { DevCss::from_raw(css.as_ptr()) });
     // SAFETY: forwarded from the caller.
     unsafe { charge_as_current(css, region, size, consumer, ret_pool, ptr::null_mut()) }
 }
@@ -382,7 +365,9 @@ pub(crate) unsafe extern "C" fn devcg_test_pool_count(
         return 0;
     };
     // SAFETY: the caller holds a reference on `css` for the call.
-    unsafe { CssRef::from_raw(css) }.state().pool_count()
+    unsafe { DevCss::from_raw(css.as_ptr()) }
+        .state()
+        .pool_count()
 }
 
 /// Tells a caller about to take memory that may come from any one of `nr`
@@ -406,7 +391,7 @@ pub(crate) unsafe extern "C" fn dev_cgroup_check_room(
     if regions.is_null() || costs.is_null() || nr == 0 {
         return 0;
     }
-    let Some(css) = OwnedCss::current() else {
+    let Some(css) = DevCss::charged() else {
         return 0;
     };
     // SAFETY: `regions` and `costs` point to `nr` entries (caller).
@@ -427,10 +412,10 @@ pub(crate) unsafe extern "C" fn dev_cgroup_check_room(
     let Some((first, first_cost)) = candidates.clone().next() else {
         return 0;
     };
-    if candidates.any(|(region, cost)| !pool::refused_now(css.borrow(), region, cost, false)) {
+    if candidates.any(|(region, cost)| !pool::refused_now(&css, region, cost, false)) {
         return 0;
     }
-    if pool::refused_now(css.borrow(), first, first_cost, true) {
+    if pool::refused_now(&css, first, first_cost, true) {
         ENOMEM.to_errno()
     } else {
         0
@@ -458,7 +443,7 @@ pub(crate) unsafe extern "C" fn dev_cgroup_try_charge_css(
     };
     // SAFETY: the caller holds a reference on `css` for the whole call, which
     // is as long as the borrow lives.
-    let css = unsafe { CssRef::from_raw(css) };
+    let css = unsafe { DevCss::from_raw(css.as_ptr()) };
     // SAFETY: forwarded from the caller.
     unsafe { charge(css, region, size, consumer, ret_pool, ret_limit_pool) }
 }
@@ -468,7 +453,7 @@ pub(crate) unsafe extern "C" fn dev_cgroup_try_charge_css(
 /// As `dev_cgroup_try_charge`.
 #[inline(always)]
 unsafe fn charge(
-    css: CssRef<'_>,
+    css: &DevCss,
     region: RegionHandle,
     size: u64,
     consumer: bindings::dev_cgroup_consumer,
@@ -539,7 +524,7 @@ unsafe fn charge_refused<'a>(
 #[cold]
 #[inline(never)]
 unsafe fn charge_slow(
-    css: CssRef<'_>,
+    css: &DevCss,
     region: HeldRegion<'_>,
     size: u64,
     consumer: usize,
@@ -608,8 +593,7 @@ pub(crate) unsafe extern "C" fn dev_cgroup_uncharge(pool: PoolHandle, size: u64)
     let (pool, consumer) = unsafe { Pool::from_handle(pool) };
     // SAFETY: as above; the charge's bytes keep the pool and its ancestors alive.
     if let Err(size) = unsafe { pool::uncharge(pool, size, consumer) } {
-        // SAFETY: no preconditions.
-        unsafe { bindings::devcg_warn_underflow(size) };
+        kernel::cgroup::dev::warn_underflow(size);
     }
 }
 

@@ -8,24 +8,28 @@
 //! - [`registry`]: registered devices and regions (the only global state);
 //! - [`pool`]: per-cgroup pools and the charge fast path;
 //! - [`files`]: the interface files;
-//! - [`api`]: the driver API of `include/linux/cgroup_dev.h`;
-//! - [`css`]: css references, the crate's window on cgroup core.
+//! - [`api`]: the driver API of `include/linux/cgroup_dev.h`.
+//!
+//! Cgroup core, seq_file and glue.c's side are reached through the kernel
+//! crate's abstractions (`kernel::cgroup`, `kernel::cgroup::dev`,
+//! `kernel::seq_file`, in the project's `rust/`).
 //!
 //! `glue.c` holds what must be C: the `cgroup_subsys` and `cftype` tables and
 //! trampolines into the `extern "C"` functions below.
 
 use core::ffi::c_void;
-use core::ptr::{self, NonNull};
+use core::ptr::NonNull;
 use kernel::bindings;
+use kernel::cgroup::dev::StateOps;
 use kernel::ffi::{c_char, c_int, c_uint};
 use kernel::prelude::*;
+use kernel::seq_file::SeqFile;
 
 #[macro_use]
 #[path = "../ffi_check.rs"]
 mod ffi_check;
 
 mod api;
-mod css;
 mod files;
 // `pub` in logic/ is the host crate's API (cargo test); here it is crate-private.
 #[allow(unreachable_pub)]
@@ -37,59 +41,37 @@ mod registry;
 
 const __LOG_PREFIX: &[u8] = b"devcg\0";
 
-use css::OwnedCss;
 use files::File;
 use pool::CgroupState;
 
+/// A css of this controller (see `kernel::cgroup::dev`).
+pub(crate) type DevCss = kernel::cgroup::dev::DevCss<CgroupState>;
+
+// glue.c's css_alloc, css_offline and css_free make, close and free a
+// `CgroupState`.
+kernel::dev_cgroup_state!(CgroupState);
+
+impl StateOps for CgroupState {
+    fn new(is_root: bool) -> Result<Pin<KBox<Self>>> {
+        // The root's state is made when cgroup core starts, before any
+        // device can register: the registry is set up with it.
+        if is_root {
+            registry::init()?;
+        }
+        KBox::pin_init(CgroupState::empty(), GFP_KERNEL)
+    }
+
+    fn offline(&self) {
+        self.close_pools();
+    }
+}
+
 // The glue.h prototypes (via bindgen) against the definitions below.
 same_signature! {
-    devcg_state_alloc: unsafe extern "C" fn(*mut bindings::cgroup_subsys_state, bool) -> *mut c_void;
-    devcg_state_offline: unsafe extern "C" fn(*mut c_void);
-    devcg_state_free: unsafe extern "C" fn(*mut c_void);
     devcg_file_show: unsafe extern "C" fn(*mut bindings::cgroup_subsys_state, *mut bindings::seq_file, c_uint, *mut c_void) -> c_int;
     devcg_file_write: unsafe extern "C" fn(*mut bindings::cgroup_subsys_state, c_uint, *mut c_void, *const c_char, usize) -> c_int;
     devcg_file_release: unsafe extern "C" fn(*mut bindings::cgroup_subsys_state, *mut c_void);
     devcg_pool_bytes: unsafe extern "C" fn() -> usize;
-}
-
-/// Allocates a cgroup's state; the root's allocation also sets up the registry.
-///
-/// # Safety
-///
-/// Called by glue.c's `css_alloc` with the css being allocated.
-#[no_mangle]
-pub unsafe extern "C" fn devcg_state_alloc(
-    _css: *mut bindings::cgroup_subsys_state,
-    is_root: bool,
-) -> *mut c_void {
-    if is_root && registry::init().is_err() {
-        return ptr::null_mut();
-    }
-    match KBox::pin_init(CgroupState::new(), GFP_KERNEL) {
-        // SAFETY: the state stays pinned: glue.c only stores the pointer and
-        // hands it back to `devcg_state_free`.
-        Ok(state) => KBox::into_raw(unsafe { Pin::into_inner_unchecked(state) }).cast(),
-        Err(_) => ptr::null_mut(),
-    }
-}
-
-/// # Safety
-///
-/// `state` must come from `devcg_state_alloc`.
-#[no_mangle]
-pub unsafe extern "C" fn devcg_state_offline(state: *mut c_void) {
-    // SAFETY: valid until `devcg_state_free` (caller).
-    let state = unsafe { &*state.cast::<CgroupState>() };
-    state.offline();
-}
-
-/// # Safety
-///
-/// `state` must come from `devcg_state_alloc` and is not used afterwards.
-#[no_mangle]
-pub unsafe extern "C" fn devcg_state_free(state: *mut c_void) {
-    // SAFETY: allocated by `devcg_state_alloc` as a `KBox<CgroupState>`.
-    drop(unsafe { KBox::from_raw(state.cast::<CgroupState>()) });
 }
 
 /// # Safety
@@ -105,9 +87,14 @@ pub unsafe extern "C" fn devcg_file_show(
     let (Some(css), Some(file)) = (NonNull::new(css), File::from_raw(file)) else {
         return EINVAL.to_errno();
     };
+    if sf.is_null() {
+        return EINVAL.to_errno();
+    }
     // SAFETY: an open interface file pins its css.
-    let css = unsafe { OwnedCss::from_borrowed(css) };
-    match files::show(&css, file, opener as usize, &mut files::SeqWriter(sf)) {
+    let css = unsafe { DevCss::from_raw(css.as_ptr()) };
+    // SAFETY: the seq_file of this `seq_show` call, ours until it returns.
+    let mut out = unsafe { SeqFile::from_raw(sf) };
+    match files::show(css, file, opener as usize, &mut out) {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }
@@ -131,10 +118,10 @@ pub unsafe extern "C" fn devcg_file_write(
         return EINVAL.to_errno();
     }
     // SAFETY: an open interface file pins its css.
-    let css = unsafe { OwnedCss::from_borrowed(css) };
+    let css = unsafe { DevCss::from_raw(css.as_ptr()) };
     // SAFETY: kernfs passes `len` readable bytes.
     let input = unsafe { core::slice::from_raw_parts(buf.cast::<u8>(), len) };
-    match files::write(&css, file, opener as usize, input) {
+    match files::write(css, file, opener as usize, input) {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }
@@ -150,8 +137,8 @@ pub unsafe extern "C" fn devcg_file_release(
 ) {
     let Some(css) = NonNull::new(css) else { return };
     // SAFETY: an open interface file pins its css.
-    let css = unsafe { OwnedCss::from_borrowed(css) };
-    files::release(&css, opener as usize);
+    let css = unsafe { DevCss::from_raw(css.as_ptr()) };
+    files::release(css, opener as usize);
 }
 
 /// Bytes of controller state one (cgroup, region) pool costs.

@@ -9,14 +9,14 @@
 
 use core::fmt::{self, Write};
 use core::ptr;
-use kernel::bindings;
+use kernel::cgroup::dev::InterfaceFile;
 use kernel::prelude::*;
 
-use crate::css::OwnedCss;
 use crate::logic::counter::{Counter, Setting, NR_CONSUMERS};
 use crate::logic::parse::{self, Value};
 use crate::pool;
 use crate::registry::{self, HeldRegion};
+use crate::DevCss;
 
 /// The files, as numbered in glue.h's `enum devcg_file`.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -32,17 +32,16 @@ pub(crate) enum File {
 
 impl File {
     pub(crate) fn from_raw(file: u32) -> Option<Self> {
-        Some(match file {
-            bindings::devcg_file_DEVCG_FILE_CAPACITY => File::Capacity,
-            bindings::devcg_file_DEVCG_FILE_CURRENT => File::Current,
-            bindings::devcg_file_DEVCG_FILE_MAX => File::Setting(Setting::Max),
-            bindings::devcg_file_DEVCG_FILE_MIN => File::Setting(Setting::Min),
-            bindings::devcg_file_DEVCG_FILE_LOW => File::Setting(Setting::Low),
-            bindings::devcg_file_DEVCG_FILE_PEAK => File::Peak,
-            bindings::devcg_file_DEVCG_FILE_EVENTS => File::Events,
-            bindings::devcg_file_DEVCG_FILE_EVENTS_LOCAL => File::EventsLocal,
-            bindings::devcg_file_DEVCG_FILE_STAT => File::Stat,
-            _ => return None,
+        Some(match InterfaceFile::from_raw(file)? {
+            InterfaceFile::Capacity => File::Capacity,
+            InterfaceFile::Current => File::Current,
+            InterfaceFile::Max => File::Setting(Setting::Max),
+            InterfaceFile::Min => File::Setting(Setting::Min),
+            InterfaceFile::Low => File::Setting(Setting::Low),
+            InterfaceFile::Peak => File::Peak,
+            InterfaceFile::Events => File::Events,
+            InterfaceFile::EventsLocal => File::EventsLocal,
+            InterfaceFile::Stat => File::Stat,
         })
     }
 }
@@ -50,21 +49,8 @@ impl File {
 /// Consumer names in `dev.stat`, indexed like `enum dev_cgroup_consumer`.
 const CONSUMER_NAMES: [&str; NR_CONSUMERS] = ["drm", "v4l2", "dma_heap", "other"];
 
-/// `fmt::Write` into a seq_file.
-pub(crate) struct SeqWriter(pub(crate) *mut bindings::seq_file);
-
-impl Write for SeqWriter {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        // SAFETY: `self.0` is the seq_file of the `seq_show` call we are in;
-        // `s` is valid for `s.len()` bytes. Overflow is handled by seq_file,
-        // which calls `seq_show` again with a larger buffer.
-        unsafe { bindings::devcg_seq_write(self.0, s.as_ptr().cast(), s.len()) };
-        Ok(())
-    }
-}
-
 /// Prints `file` of the cgroup `css`, opened as `opener`.
-pub(crate) fn show(css: &OwnedCss, file: File, opener: usize, out: &mut impl Write) -> Result {
+pub(crate) fn show(css: &DevCss, file: File, opener: usize, out: &mut impl Write) -> Result {
     let registry = registry::get()?;
     let state = css.state();
     registry.with_devices(|devices| {
@@ -90,7 +76,7 @@ pub(crate) fn show(css: &OwnedCss, file: File, opener: usize, out: &mut impl Wri
 
 fn print_region(
     out: &mut impl Write,
-    css: &OwnedCss,
+    css: &DevCss,
     file: File,
     region: HeldRegion<'_>,
     counter: Option<&Counter>,
@@ -122,7 +108,7 @@ fn print_region(
 }
 
 /// Applies a write to `file` of the cgroup `css`, opened as `opener`.
-pub(crate) fn write(css: &OwnedCss, file: File, opener: usize, input: &[u8]) -> Result {
+pub(crate) fn write(css: &DevCss, file: File, opener: usize, input: &[u8]) -> Result {
     if file == File::Peak {
         // Whatever is written, as for memory.peak (a write of zero bytes
         // never gets here).
@@ -136,7 +122,7 @@ pub(crate) fn write(css: &OwnedCss, file: File, opener: usize, input: &[u8]) -> 
 }
 
 /// `dev.peak`: resets the peak of every region for reads through `opener`.
-fn reset_peak(css: &OwnedCss, opener: usize) -> Result {
+fn reset_peak(css: &DevCss, opener: usize) -> Result {
     // The devices, held, so that the registry's lock is not held while the
     // cgroup's descriptors are updated.
     let devices = registry::get()?.with_devices(|devices| {
@@ -162,12 +148,12 @@ fn reset_peak(css: &OwnedCss, opener: usize) -> Result {
 }
 
 /// A descriptor of `css`'s `dev.peak` is being closed.
-pub(crate) fn release(css: &OwnedCss, opener: usize) {
+pub(crate) fn release(css: &DevCss, opener: usize) {
     css.state().peak_watchers.lock().forget(opener);
 }
 
 /// `dev.max`, `dev.min`, `dev.low`: all-or-nothing.
-fn write_setting(css: &OwnedCss, which: Setting, input: &str) -> Result {
+fn write_setting(css: &DevCss, which: Setting, input: &str) -> Result {
     // 1. Syntax of the whole write (-EINVAL; -ERANGE for a value that does
     //    not fit in 64 bits; -EINVAL for a blank one).
     let lines = parse::parse_write(input).map_err(|e| match e.kind() {
@@ -200,7 +186,7 @@ fn write_setting(css: &OwnedCss, which: Setting, input: &str) -> Result {
         //    write that fails leaves no pool behind.
         let mut new = KVec::new();
         for (region, _) in plan.iter() {
-            pool::prepare(css.borrow(), *region, GFP_KERNEL, &mut new)?;
+            pool::prepare(css, *region, GFP_KERNEL, &mut new)?;
         }
         let mut pools: KVec<(&pool::Pool, u64)> = KVec::with_capacity(plan.len(), GFP_KERNEL)?;
         pool::publish(new)?;

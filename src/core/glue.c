@@ -11,7 +11,6 @@
 #include <linux/export.h>
 #include <linux/init.h>
 #include <linux/kernfs.h>
-#include <linux/rcupdate.h>
 #include <linux/sched.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
@@ -19,7 +18,7 @@
 #include "glue.h"
 
 /* Set once, when cgroup_init() allocates the root css; never freed. */
-static struct cgroup_subsys_state *devcg_root_css;
+static struct cgroup_subsys_state *devcg_root_css_ptr;
 
 static struct dev_cgroup *css_devcg(struct cgroup_subsys_state *css)
 {
@@ -39,7 +38,7 @@ devcg_css_alloc(struct cgroup_subsys_state *parent_css)
 		return ERR_PTR(-ENOMEM);
 	}
 	if (!parent_css)
-		devcg_root_css = &dcg->css;
+		devcg_root_css_ptr = &dcg->css;
 	return &dcg->css;
 }
 
@@ -139,8 +138,8 @@ struct cgroup_subsys dev_cgrp_subsys = {
  */
 static int __init devcg_activate_root_files(void)
 {
-	if (devcg_root_css)
-		kernfs_activate(devcg_root_css->cgroup->kn);
+	if (devcg_root_css_ptr)
+		kernfs_activate(devcg_root_css_ptr->cgroup->kn);
 	return 0;
 }
 core_initcall(devcg_activate_root_files);
@@ -159,7 +158,7 @@ core_initcall(devcg_activate_root_files);
 void dev_cgroup_probe_begin(struct dev_cgroup_probe_scope *scope)
 {
 	scope->outer = current->devcg_active_css;
-	WRITE_ONCE(current->devcg_active_css, devcg_root_css);
+	WRITE_ONCE(current->devcg_active_css, devcg_root_css_ptr);
 }
 EXPORT_SYMBOL_GPL(dev_cgroup_probe_begin);
 
@@ -191,74 +190,16 @@ struct cgroup_subsys_state *devcg_current_css(void)
 	return devcg_charged_css();
 }
 
-struct cgroup_subsys_state *devcg_css_parent(struct cgroup_subsys_state *css)
+/* The root's css, which is never freed; NULL before cgroup_init(). */
+struct cgroup_subsys_state *devcg_root_css(void)
 {
-	return css->parent;
-}
-
-void devcg_css_get(struct cgroup_subsys_state *css)
-{
-	css_get(css);
-}
-
-void devcg_css_put(struct cgroup_subsys_state *css)
-{
-	css_put(css);
-}
-
-bool devcg_css_tryget(struct cgroup_subsys_state *css)
-{
-	return css_tryget(css);
+	return devcg_root_css_ptr;
 }
 
 /* A driver uncharged more than it charged: a bug worth a backtrace. */
 void devcg_warn_underflow(u64 size)
 {
 	WARN_ONCE(1, "dev cgroup: uncharge of %llu bytes exceeds a pool's usage\n", size);
-}
-
-void devcg_notify_events(struct cgroup_subsys_state *css, bool local)
-{
-	struct dev_cgroup *dcg = css_devcg(css);
-
-	cgroup_file_notify(local ? &dcg->events_local_file : &dcg->events_file);
-}
-
-void devcg_for_each_descendant_pre(struct cgroup_subsys_state *root,
-				   devcg_css_fn fn, void *data)
-{
-	struct cgroup_subsys_state *pos;
-
-	rcu_read_lock();
-	css_for_each_descendant_pre(pos, root)
-		fn(pos, data);
-	rcu_read_unlock();
-}
-
-void devcg_for_each_css_post(devcg_css_fn fn, void *data)
-{
-	struct cgroup_subsys_state *pos;
-
-	rcu_read_lock();
-	css_for_each_descendant_post(pos, devcg_root_css)
-		fn(pos, data);
-	rcu_read_unlock();
-}
-
-void devcg_for_each_child(struct cgroup_subsys_state *parent, devcg_css_fn fn,
-			  void *data)
-{
-	struct cgroup_subsys_state *pos;
-
-	rcu_read_lock();
-	css_for_each_child(pos, parent)
-		fn(pos, data);
-	rcu_read_unlock();
-}
-
-int devcg_seq_write(struct seq_file *sf, const char *buf, size_t len)
-{
-	return seq_write(sf, buf, len);
 }
 
 /* Modules (GEM DMA helper, videobuf2, test code) reach the Rust API here. */

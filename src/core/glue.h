@@ -42,6 +42,7 @@ enum devcg_file {
 };
 
 /* Implemented in Rust, called by glue.c. */
+/* Defined by kernel::dev_cgroup_state! (rust/kernel/cgroup/dev.rs). */
 void *devcg_state_alloc(struct cgroup_subsys_state *css, bool is_root);
 void devcg_state_offline(void *state);
 void devcg_state_free(void *state);
@@ -57,21 +58,9 @@ void devcg_file_release(struct cgroup_subsys_state *css, void *opener);
 /* Bytes of controller state per (cgroup, region) pool, for the benchmark. */
 size_t devcg_pool_bytes(void);
 
-/* Implemented in glue.c, called by Rust. */
-typedef void (*devcg_css_fn)(struct cgroup_subsys_state *css, void *data);
-
+/* Implemented in glue.c, called by Rust (rust/kernel/cgroup/dev.rs). */
 struct cgroup_subsys_state *devcg_current_css(void);
-struct cgroup_subsys_state *devcg_css_parent(struct cgroup_subsys_state *css);
-void devcg_css_get(struct cgroup_subsys_state *css);
-void devcg_css_put(struct cgroup_subsys_state *css);
-bool devcg_css_tryget(struct cgroup_subsys_state *css);
+struct cgroup_subsys_state *devcg_root_css(void);
 void devcg_warn_underflow(u64 size);
-void devcg_notify_events(struct cgroup_subsys_state *css, bool local);
-void devcg_for_each_descendant_pre(struct cgroup_subsys_state *root,
-				   devcg_css_fn fn, void *data);
-void devcg_for_each_css_post(devcg_css_fn fn, void *data);
-void devcg_for_each_child(struct cgroup_subsys_state *parent, devcg_css_fn fn,
-			  void *data);
-int devcg_seq_write(struct seq_file *sf, const char *buf, size_t len);
 
 #endif /* _DEVCG_GLUE_H */

@@ -36,13 +36,14 @@ use kernel::prelude::*;
 use kernel::sync::{Arc, ArcBorrow, Mutex, SpinLock};
 use kernel::{new_mutex, new_spinlock};
 
-use crate::css::{self, CssRef, OwnedCss};
 use crate::logic::counter::{
     self, Counter, Node, Refusal, CLOSED_DETACHED, CLOSED_OFFLINE, NR_CONSUMERS,
 };
 use crate::logic::protection::{self, Level, Verdict};
 use crate::peak::PeakWatchers;
 use crate::registry::{HeldRegion, Region};
+use crate::DevCss;
+use kernel::types::ARef;
 
 /// What drivers hold for a charge or a referenced pool.
 pub(crate) type PoolHandle = *mut bindings::dev_cgroup_pool;
@@ -69,7 +70,7 @@ pub(crate) struct Pool {
     counter: Counter,
     parent: Option<NonNull<Pool>>,
     region: Arc<Region>,
-    css: NonNull<bindings::cgroup_subsys_state>,
+    css: NonNull<DevCss>,
     handles: [ChargeHandle; NR_CONSUMERS],
 }
 
@@ -112,9 +113,9 @@ impl Pool {
     ///
     /// Only for pools found through a [`HeldRegion`] or charged on one: their
     /// device is held, so they are in their table and the css is alive.
-    fn css(&self) -> CssRef<'_> {
+    fn css(&self) -> &DevCss {
         // SAFETY: see above and the type invariant on `css`.
-        unsafe { CssRef::from_raw(self.css) }
+        unsafe { self.css.as_ref() }
     }
 
     /// The handle of a charge by `consumer`; the charge's bytes keep it valid.
@@ -131,7 +132,7 @@ impl Pool {
     ///
     /// Only for a pool found through a [`HeldRegion`] or charged on one.
     pub(crate) fn referenced_handle(&self, consumer: usize) -> PoolHandle {
-        let _ = self.css().to_owned().into_raw();
+        let _ = ARef::into_raw(ARef::from(self.css()));
         // SAFETY: the pool was reached through a held region (above), whose
         // device is then held.
         let _ = Arc::into_raw(unsafe { self.region.device() });
@@ -170,7 +171,7 @@ impl Pool {
             (pool.css, pool.region.device_ptr())
         };
         // SAFETY: `referenced_handle` took this reference for the handle.
-        drop(unsafe { OwnedCss::from_raw(css) });
+        drop(unsafe { ARef::from_raw(css) });
         // Last, and with no borrow of the pool left: dropping the device may
         // free the pool (see `forget_region`).
         // SAFETY: `referenced_handle` leaked this reference for the handle.
@@ -193,7 +194,7 @@ fn release(pool: NonNull<Pool>, flags: u64) {
     if flags & CLOSED_OFFLINE != 0 {
         // SAFETY: `CgroupState::offline` left this reference to whoever
         // empties the pool: us.
-        drop(unsafe { OwnedCss::from_raw(css) });
+        drop(unsafe { ARef::from_raw(css) });
     }
 }
 
@@ -237,7 +238,7 @@ pub(crate) struct CgroupState {
 }
 
 impl CgroupState {
-    pub(crate) fn new() -> impl PinInit<Self> {
+    pub(crate) fn empty() -> impl PinInit<Self> {
         pin_init!(CgroupState {
             slots: AtomicPtr::new(ptr::null_mut()),
             writer <- new_spinlock!(true, "devcg_pool_table"),
@@ -287,14 +288,14 @@ impl CgroupState {
 
     /// Takes the cgroup offline: resets its settings and closes its pools, so
     /// they take no more charges and the css lives as long as their charges.
-    pub(crate) fn offline(&self) {
+    pub(crate) fn close_pools(&self) {
         let mut online = self.writer.lock();
         *online = false;
         self.for_each_pool_locked(&mut |pool| {
             pool.counter.reset_settings();
             // A reference for `release` to drop, now or from the uncharge
             // that empties the pool.
-            let _ = pool.css().to_owned().into_raw();
+            let _ = ARef::into_raw(ARef::from(pool.css()));
             let claimed = pool.counter.close(CLOSED_OFFLINE);
             if claimed != 0 {
                 release(NonNull::from(pool), claimed);
@@ -376,7 +377,7 @@ impl PinnedDrop for CgroupState {
 /// Takes `region`'s pools out of every cgroup's table. Called when the
 /// region's device is dropped: no charge or lookup can be under way on it.
 pub(crate) fn forget_region(region: &Region) {
-    css::for_each_css_post(|css| {
+    DevCss::for_each_post(|css| {
         if let Some(pool) = css.state().detach(region) {
             // SAFETY: it was in the table until now, and usage keeps it.
             let claimed = unsafe { pool.as_ref() }.counter.close(CLOSED_DETACHED);
@@ -394,7 +395,7 @@ pub(crate) fn forget_region(region: &Region) {
 /// no pool was created, unless a race with device removal or rmdir made
 /// publishing them fail midway.
 pub(crate) fn get_or_create<'a>(
-    css: CssRef<'a>,
+    css: &'a DevCss,
     region: HeldRegion<'a>,
     flags: kernel::alloc::Flags,
 ) -> Result<&'a Pool> {
@@ -415,7 +416,7 @@ pub(crate) fn get_or_create<'a>(
 /// A pool allocated for a cgroup's table, with what publishing it needs,
 /// before anything is published.
 pub(crate) struct NewPool<'a> {
-    css: OwnedCss,
+    css: ARef<DevCss>,
     region: HeldRegion<'a>,
     pool: KBox<Pool>,
     /// A bigger table, if the cgroup's was too small when this was made.
@@ -425,14 +426,14 @@ pub(crate) struct NewPool<'a> {
 /// Allocates the pools `css` and its ancestors miss for `region`, into
 /// `out`, parents first. Publishes nothing, so a failure leaves nothing.
 pub(crate) fn prepare<'a>(
-    css: CssRef<'_>,
+    css: &DevCss,
     region: HeldRegion<'a>,
     flags: kernel::alloc::Flags,
     out: &mut KVec<NewPool<'a>>,
 ) -> Result {
     let first = out.len();
     let slot = region.slot();
-    let mut at = Some(css.to_owned());
+    let mut at = Some(ARef::from(css));
     while let Some(c) = at {
         if c.state().pool(region).is_some() {
             break;
@@ -444,7 +445,7 @@ pub(crate) fn prepare<'a>(
                 counter: Counter::new(),
                 parent: None,
                 region: region.arc(),
-                css: c.as_non_null(),
+                css: NonNull::from(&*c),
                 handles: [
                     ChargeHandle(0),
                     ChargeHandle(1),
@@ -466,7 +467,7 @@ pub(crate) fn prepare<'a>(
         } else {
             None
         };
-        at = c.parent();
+        at = c.parent().map(ARef::from);
         out.push(
             NewPool {
                 css: c,
@@ -554,7 +555,7 @@ fn check_charge(region: HeldRegion<'_>, size: u64, consumer: usize) -> Result {
 /// refusal, which callers reach by tail calls (see `counter::raise`).
 #[inline(always)]
 pub(crate) fn try_charge_fast<'a>(
-    css: CssRef<'a>,
+    css: &'a DevCss,
     region: HeldRegion<'a>,
     size: u64,
     consumer: usize,
@@ -574,7 +575,7 @@ pub(crate) fn try_charge_fast<'a>(
 /// Charges `size` bytes of `region` to `css` for `consumer`, creating the
 /// pool if needed. The charge holds the returned pool until [`uncharge`].
 pub(crate) fn try_charge<'a>(
-    css: CssRef<'a>,
+    css: &'a DevCss,
     region: HeldRegion<'a>,
     size: u64,
     consumer: usize,
@@ -593,11 +594,10 @@ pub(crate) fn try_charge<'a>(
 /// its own. If `count`, a limit refusal is counted and notified as a refused
 /// charge's is. A closed pool (a cgroup going away) is left to the charge,
 /// which retries elsewhere: not a refusal here.
-pub(crate) fn refused_now(css: CssRef<'_>, region: HeldRegion<'_>, size: u64, count: bool) -> bool {
+pub(crate) fn refused_now(css: &DevCss, region: HeldRegion<'_>, size: u64, count: bool) -> bool {
     if check_charge(region, size, 0).is_err() {
         return false;
     }
-    let mut owned: OwnedCss;
     let mut at = css;
     loop {
         if let Some(pool) = at.state().pool(region) {
@@ -614,11 +614,10 @@ pub(crate) fn refused_now(css: CssRef<'_>, region: HeldRegion<'_>, size: u64, co
                 }
             };
         }
-        match at.to_owned().parent() {
-            Some(parent) => owned = parent,
+        match at.parent() {
+            Some(parent) => at = parent,
             None => return false,
         }
-        at = owned.borrow();
     }
 }
 
@@ -668,14 +667,14 @@ pub(crate) unsafe fn uncharge(
 
 /// Bytes each consumer charged in `css`'s subtree of `region` (`dev.stat`):
 /// a snapshot, which charges in flight may skew.
-pub(crate) fn subtree_usage(css: &OwnedCss, region: HeldRegion<'_>) -> [u64; NR_CONSUMERS] {
+pub(crate) fn subtree_usage(css: &DevCss, region: HeldRegion<'_>) -> [u64; NR_CONSUMERS] {
     let mut sum = [0u64; NR_CONSUMERS];
-    css.for_each_descendant(|d| {
+    css.for_each_descendant_pre(|d| {
         let Some(pool) = d.state().pool(region) else {
             return;
         };
         let mut children = 0u64;
-        d.borrow().for_each_child(|child| {
+        d.for_each_child(|child| {
             if let Some(p) = child.state().pool(region) {
                 children = children.saturating_add(p.counter.usage());
             }

@@ -1,0 +1,351 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The dev cgroup controller's C side, for the controller's Rust core.
+//!
+//! The controller (`kernel/cgroup/dev`) keeps its `cgroup_subsys` and
+//! interface file tables in C (`glue.c`); each css of it is the `css` member
+//! of a `struct dev_cgroup` that carries a pointer to the Rust core's
+//! per-cgroup state. This module is the one place that knows that layout:
+//! [`DevCss`] is a css of the controller whose state can be borrowed, and
+//! [`dev_cgroup_state!`](crate::dev_cgroup_state) is how the core says which
+//! type that state is and provides the allocation entry points glue.c calls.
+//!
+//! C headers: [`include/linux/cgroup_dev.h`](srctree/include/linux/cgroup_dev.h)
+//! and the controller's `src/core/glue.h`.
+
+use crate::alloc::KBox;
+use crate::bindings;
+use crate::cgroup::Css;
+use crate::error::Result;
+use crate::types::{ARef, AlwaysRefCounted};
+use core::ffi::c_void;
+use core::marker::PhantomData;
+use core::pin::Pin;
+use core::ptr::NonNull;
+
+/// What the controller does with its per-cgroup state; see [`State`].
+pub trait StateOps: Send + Sync + Sized + 'static {
+    /// Makes the state of a new cgroup (`is_root` for the root's, made
+    /// when cgroup core starts).
+    fn new(is_root: bool) -> Result<Pin<KBox<Self>>>;
+
+    /// The cgroup went offline: removed by userspace, still referenced.
+    fn offline(&self);
+}
+
+/// The type of the dev controller's per-cgroup state.
+///
+/// # Safety
+///
+/// At most one type implements it: the one whose boxes `devcg_state_alloc`
+/// gives glue.c, so that every css of the controller carries a `Self`.
+/// Only [`dev_cgroup_state!`](crate::dev_cgroup_state) implements it,
+/// together with `devcg_state_alloc`: a second use defines that symbol
+/// again and fails to link.
+pub unsafe trait State: StateOps {}
+
+/// Declares the dev controller's per-cgroup state type, and defines the
+/// `devcg_state_alloc`, `devcg_state_offline` and `devcg_state_free`
+/// functions glue.c calls to make, take offline and free it.
+///
+/// Used once, by the controller's core: `kernel::dev_cgroup_state!(CgroupState);`
+/// with `CgroupState: StateOps`.
+#[macro_export]
+macro_rules! dev_cgroup_state {
+    ($state:ty) => {
+        // SAFETY: this also defines `devcg_state_alloc` below, which hands
+        // glue.c only boxes of `$state`; a second `State` type would define
+        // it again and fail to link.
+        unsafe impl $crate::cgroup::dev::State for $state {}
+
+        /// Makes a cgroup's state; called by glue.c's `css_alloc`.
+        #[no_mangle]
+        unsafe extern "C" fn devcg_state_alloc(
+            _css: *mut $crate::bindings::cgroup_subsys_state,
+            is_root: bool,
+        ) -> *mut ::core::ffi::c_void {
+            $crate::cgroup::dev::state_alloc::<$state>(is_root)
+        }
+
+        /// # Safety
+        ///
+        /// `state` comes from `devcg_state_alloc` and was not freed.
+        #[no_mangle]
+        unsafe extern "C" fn devcg_state_offline(state: *mut ::core::ffi::c_void) {
+            // SAFETY: forwarded from glue.c's `css_offline`.
+            unsafe { $crate::cgroup::dev::state_offline::<$state>(state) }
+        }
+
+        /// # Safety
+        ///
+        /// `state` comes from `devcg_state_alloc` and is not used again.
+        #[no_mangle]
+        unsafe extern "C" fn devcg_state_free(state: *mut ::core::ffi::c_void) {
+            // SAFETY: forwarded from glue.c's `css_free`.
+            unsafe { $crate::cgroup::dev::state_free::<$state>(state) }
+        }
+
+        // The glue.h prototypes (via bindgen) against the definitions above.
+        const _: unsafe extern "C" fn(
+            *mut $crate::bindings::cgroup_subsys_state,
+            bool,
+        ) -> *mut ::core::ffi::c_void = $crate::bindings::devcg_state_alloc;
+        const _: unsafe extern "C" fn(
+            *mut $crate::bindings::cgroup_subsys_state,
+            bool,
+        ) -> *mut ::core::ffi::c_void = devcg_state_alloc;
+        const _: unsafe extern "C" fn(*mut ::core::ffi::c_void) =
+            $crate::bindings::devcg_state_offline;
+        const _: unsafe extern "C" fn(*mut ::core::ffi::c_void) = devcg_state_offline;
+        const _: unsafe extern "C" fn(*mut ::core::ffi::c_void) =
+            $crate::bindings::devcg_state_free;
+        const _: unsafe extern "C" fn(*mut ::core::ffi::c_void) = devcg_state_free;
+    };
+}
+
+#[doc(hidden)]
+pub fn state_alloc<T: State>(is_root: bool) -> *mut c_void {
+    match T::new(is_root) {
+        // SAFETY: the state stays pinned: glue.c only keeps the pointer and
+        // hands it back to `state_free`, which drops it in place.
+        Ok(state) => KBox::into_raw(unsafe { Pin::into_inner_unchecked(state) }).cast(),
+        Err(_) => core::ptr::null_mut(),
+    }
+}
+
+#[doc(hidden)]
+/// # Safety
+///
+/// `state` must come from `state_alloc::<T>` and not be freed.
+pub unsafe fn state_offline<T: State>(state: *mut c_void) {
+    // SAFETY: a live `T` (caller).
+    unsafe { &*state.cast::<T>() }.offline();
+}
+
+#[doc(hidden)]
+/// # Safety
+///
+/// `state` must come from `state_alloc::<T>` and not be used again.
+pub unsafe fn state_free<T: State>(state: *mut c_void) {
+    // SAFETY: a `KBox<T>` leaked by `state_alloc` (caller).
+    drop(unsafe { KBox::from_raw(state.cast::<T>()) });
+}
+
+/// The css the current task's charges go to, referenced: its cgroup's, or
+/// the root's while a driver probes (see `dev_cgroup_probe_begin()`).
+/// `None` before the controller is set up.
+///
+/// # Examples
+///
+/// ```
+/// // KUnit's test threads run in the root cgroup.
+/// let css = kernel::cgroup::dev::charged_css().ok_or(kernel::error::code::ENODEV)?;
+/// assert!(css.parent().is_none());
+/// # Ok::<(), kernel::error::Error>(())
+/// ```
+#[inline]
+pub fn charged_css() -> Option<ARef<Css>> {
+    // SAFETY: no preconditions; returns a referenced css, or NULL if the
+    // controller is not set up.
+    let css = NonNull::new(unsafe { bindings::devcg_current_css() })?;
+    // SAFETY: the reference `devcg_current_css` took is now the `ARef`'s.
+    Some(unsafe { ARef::from_raw(css.cast()) })
+}
+
+/// A css of the dev controller, whose per-cgroup state is a `T`.
+///
+/// # Invariants
+///
+/// The css is the `css` member of a `struct dev_cgroup` whose `state` is a
+/// pinned `T` made by `state_alloc::<T>` and freed only at `css_free`, after
+/// the last reference on the css is gone. (`T: State` has one
+/// implementation, so every css of the controller is a `DevCss<T>`.)
+#[repr(transparent)]
+pub struct DevCss<T: State>(Css, PhantomData<T>);
+
+// SAFETY: as `Css`: its reference count.
+unsafe impl<T: State> AlwaysRefCounted for DevCss<T> {
+    #[inline]
+    fn inc_ref(&self) {
+        self.0.inc_ref()
+    }
+
+    #[inline]
+    unsafe fn dec_ref(obj: NonNull<Self>) {
+        // SAFETY: forwarded; `DevCss` is a transparent `Css`.
+        unsafe { Css::dec_ref(obj.cast()) }
+    }
+}
+
+impl<T: State> DevCss<T> {
+    /// Borrows the css at `ptr`.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must point to a css of the dev controller on which someone
+    /// holds a reference for `'a`.
+    #[inline(always)]
+    pub unsafe fn from_raw<'a>(ptr: *mut bindings::cgroup_subsys_state) -> &'a Self {
+        // SAFETY: a transparent wrapper of a dev css live for `'a` (caller).
+        unsafe { &*ptr.cast() }
+    }
+
+    /// # Safety
+    ///
+    /// `css` must be a css of the dev controller.
+    #[inline(always)]
+    unsafe fn from_css(css: &Css) -> &Self {
+        // SAFETY: a transparent wrapper; a dev css (caller).
+        unsafe { Self::from_raw(css.as_raw()) }
+    }
+
+    /// # Safety
+    ///
+    /// `css` must be a css of the dev controller.
+    #[inline(always)]
+    unsafe fn from_owned_css(css: ARef<Css>) -> ARef<Self> {
+        // SAFETY: the reference moves to a transparent wrapper of the same
+        // css, a dev css (caller).
+        unsafe { ARef::from_raw(ARef::into_raw(css).cast()) }
+    }
+
+    /// The generic css.
+    #[inline(always)]
+    pub fn css(&self) -> &Css {
+        &self.0
+    }
+
+    /// The css the current task's charges go to (see [`charged_css`]).
+    #[inline]
+    pub fn charged() -> Option<ARef<Self>> {
+        // SAFETY: `devcg_current_css` returns css of the dev controller.
+        charged_css().map(|css| unsafe { Self::from_owned_css(css) })
+    }
+
+    /// Calls `f` on every css of the controller that can be referenced,
+    /// every child before its parent (see [`Css::for_each_descendant_post`]).
+    pub fn for_each_post(mut f: impl FnMut(&Self)) {
+        // SAFETY: no preconditions; the root css, never freed, or NULL
+        // before the controller is set up.
+        let root = unsafe { bindings::devcg_root_css() };
+        if root.is_null() {
+            return;
+        }
+        // SAFETY: the root css lives for as long as the system.
+        let root = unsafe { Css::from_raw(root) };
+        // SAFETY: the descendants of a dev css are dev csses.
+        root.for_each_descendant_post(|css| f(unsafe { Self::from_css(css) }));
+    }
+
+    /// The controller's state of this cgroup.
+    #[inline(always)]
+    pub fn state(&self) -> &T {
+        // SAFETY: the css is the `css` member of a `struct dev_cgroup`
+        // (type invariant), so stepping back to it stays in bounds.
+        let dcg = unsafe { crate::container_of!(self.0.as_raw(), bindings::dev_cgroup, css) };
+        // SAFETY: `dcg` is live while `self` is borrowed; `state` is written
+        // once, before the css is published.
+        let state = unsafe { (*dcg).state };
+        // SAFETY: a pinned `T` freed only after the last css reference is
+        // gone (type invariant), so alive for the borrow of `self`.
+        unsafe { &*state.cast::<T>() }
+    }
+
+    /// The parent cgroup's css, `None` at the root.
+    #[inline(always)]
+    pub fn parent(&self) -> Option<&Self> {
+        // SAFETY: the parent of a dev css is a dev css.
+        self.0.parent().map(|p| unsafe { Self::from_css(p) })
+    }
+
+    /// Calls `f` with each child's css that can still be referenced, in an
+    /// RCU read-side section (`f` must not sleep).
+    pub fn for_each_child(&self, mut f: impl FnMut(&Self)) {
+        // SAFETY: the children of a dev css are dev csses.
+        self.0
+            .for_each_child(|css| f(unsafe { Self::from_css(css) }))
+    }
+
+    /// Calls `f` with this css and each descendant's that can still be
+    /// referenced, parents first, in an RCU read-side section (`f` must not
+    /// sleep).
+    pub fn for_each_descendant_pre(&self, mut f: impl FnMut(&Self)) {
+        // SAFETY: the descendants of a dev css are dev csses.
+        self.0
+            .for_each_descendant_pre(|css| f(unsafe { Self::from_css(css) }))
+    }
+
+    /// Wakes pollers of `dev.events.local` (`local`) or `dev.events`.
+    pub fn notify_events(&self, local: bool) {
+        // SAFETY: a `struct dev_cgroup` member (type invariant).
+        let dcg = unsafe { crate::container_of!(self.0.as_raw(), bindings::dev_cgroup, css) };
+        // SAFETY: `dcg` is live while `self` is borrowed; its cgroup_files
+        // were set up by cgroup core when the files were created (or are
+        // zero, which cgroup_file_notify() ignores).
+        unsafe {
+            bindings::cgroup_file_notify(if local {
+                core::ptr::addr_of!((*dcg).events_local_file).cast_mut()
+            } else {
+                core::ptr::addr_of!((*dcg).events_file).cast_mut()
+            })
+        }
+    }
+}
+
+/// The controller's interface files, as glue.c numbers them in each
+/// cftype's `private`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum InterfaceFile {
+    /// `dev.capacity` (root only).
+    Capacity,
+    /// `dev.current`.
+    Current,
+    /// `dev.max`.
+    Max,
+    /// `dev.min`.
+    Min,
+    /// `dev.low`.
+    Low,
+    /// `dev.peak`.
+    Peak,
+    /// `dev.events`.
+    Events,
+    /// `dev.events.local`.
+    EventsLocal,
+    /// `dev.stat`.
+    Stat,
+}
+
+impl InterfaceFile {
+    /// The file glue.c numbered `file`, if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::cgroup::dev::InterfaceFile;
+    ///
+    /// assert_eq!(InterfaceFile::from_raw(2), Some(InterfaceFile::Max));
+    /// assert_eq!(InterfaceFile::from_raw(9), None);
+    /// ```
+    pub fn from_raw(file: u32) -> Option<Self> {
+        Some(match file {
+            bindings::devcg_file_DEVCG_FILE_CAPACITY => Self::Capacity,
+            bindings::devcg_file_DEVCG_FILE_CURRENT => Self::Current,
+            bindings::devcg_file_DEVCG_FILE_MAX => Self::Max,
+            bindings::devcg_file_DEVCG_FILE_MIN => Self::Min,
+            bindings::devcg_file_DEVCG_FILE_LOW => Self::Low,
+            bindings::devcg_file_DEVCG_FILE_PEAK => Self::Peak,
+            bindings::devcg_file_DEVCG_FILE_EVENTS => Self::Events,
+            bindings::devcg_file_DEVCG_FILE_EVENTS_LOCAL => Self::EventsLocal,
+            bindings::devcg_file_DEVCG_FILE_STAT => Self::Stat,
+            _ => return None,
+        })
+    }
+}
+
+/// Warns, once, with a backtrace, that a driver uncharged more than it had
+/// charged.
+pub fn warn_underflow(size: u64) {
+    // SAFETY: no preconditions.
+    unsafe { bindings::devcg_warn_underflow(size) }
+}
