@@ -146,8 +146,6 @@ void dev_cgroup_dma_pool_removed(void *virt_base);
 u64 dev_cgroup_dma_cost(struct device *dev, struct dev_cgroup_region *region, u64 size,
 			bool pages_api);
 int dev_cgroup_dma_check_room(struct device *dev, size_t size, bool pages_api);
-void dev_cgroup_dma_free(struct device *dev, u64 size, void *vaddr, dma_addr_t dma_addr,
-			 bool noncoherent);
 /* The region behind a DMA API allocation (src/adapters/backing.rs). */
 struct dev_cgroup_region *dev_cgroup_dma_region(struct device *dev, void *cookie,
 						 dma_addr_t dma_addr, struct sg_table *sgt,

@@ -9,6 +9,7 @@
 #include <linux/cgroup.h>
 #include <linux/cgroup_dev.h>
 #include <linux/cma.h>
+#include <linux/dma-map-ops.h>
 #include <linux/dma-mapping.h>
 #include <linux/scatterlist.h>
 #include <linux/seq_file.h>

@@ -12,30 +12,29 @@
 //! builds.
 
 use core::ffi::c_void;
-use core::mem::MaybeUninit;
 #[macro_use]
 #[path = "../ffi_check.rs"]
 mod ffi_check;
 
 use kernel::bindings;
-use kernel::c_str;
+use kernel::cgroup::dev::buffer::Region;
+use kernel::device::Device;
+use kernel::dma::{Allocation, Kind, SgTable};
 use kernel::ffi::c_ulong;
 
 // Catch any drift between the C prototypes (via bindgen) and the definitions below.
 same_signature! {
-    dev_cgroup_dma_region: unsafe extern "C" fn(*mut bindings::device, *mut c_void, bindings::dma_addr_t, *mut bindings::sg_table, u64, c_ulong) -> Region;
+    dev_cgroup_dma_region: unsafe extern "C" fn(*mut bindings::device, *mut c_void, bindings::dma_addr_t, *mut bindings::sg_table, u64, c_ulong) -> *mut bindings::dev_cgroup_region;
 }
 
-type Region = *mut bindings::dev_cgroup_region;
-
-/// The region behind a DMA allocation: from `sgt` when the allocator built
-/// one, else from a table the DMA API builds for the coherent buffer.
+/// The region behind a DMA allocation (`kernel::cgroup::dev::buffer::Region::of_dma`):
+/// from `sgt` when the allocator built one (`dma_alloc_noncontiguous()`),
+/// else for a `dma_alloc_attrs()` allocation with `attrs`.
 ///
 /// # Safety
 ///
-/// `sgt` must be NULL or a valid table; otherwise `dev`, `cookie`,
-/// `dma_addr`, `size` and `attrs` must describe a live `dma_alloc_attrs()`
-/// allocation.
+/// `dev`, `cookie`, `dma_addr`, `sgt` and `size` must describe a live
+/// allocation so made.
 #[no_mangle]
 pub unsafe extern "C" fn dev_cgroup_dma_region(
     dev: *mut bindings::device,
@@ -44,50 +43,16 @@ pub unsafe extern "C" fn dev_cgroup_dma_region(
     sgt: *mut bindings::sg_table,
     size: u64,
     attrs: c_ulong,
-) -> Region {
-    if !sgt.is_null() {
-        // SAFETY: `sgt` is a valid table (caller).
-        return unsafe { bindings::dev_cgroup_sg_region(sgt) };
-    }
-    // SAFETY: `dev` and `cookie` describe a live allocation (caller).
-    let pool = unsafe { bindings::dev_cgroup_dma_pool_region(dev, cookie) };
-    if !pool.is_null() {
-        return pool;
-    }
-    // SAFETY: `dev` and `dma_addr` describe a live allocation (caller).
-    let direct = unsafe { bindings::dev_cgroup_dma_direct_region(dev, dma_addr) };
-    if !direct.is_null() {
-        return direct;
-    }
-    let mut table = MaybeUninit::<bindings::sg_table>::zeroed();
-    // SAFETY: the allocation is live (caller); `table` is a zeroed table for
-    // the DMA API to fill.
-    let ret = unsafe {
-        bindings::dma_get_sgtable_attrs(
-            dev,
-            table.as_mut_ptr(),
-            cookie,
-            dma_addr,
-            size as usize,
-            attrs,
-        )
+) -> *mut bindings::dev_cgroup_region {
+    // SAFETY: the allocation's device, live for the call (caller).
+    let dev = unsafe { Device::as_ref(dev) };
+    let kind = if sgt.is_null() {
+        Kind::Attrs(attrs as usize)
+    } else {
+        // SAFETY: the allocation's table, live for the call (caller).
+        Kind::Noncontiguous(unsafe { SgTable::from_raw(sgt) })
     };
-    if ret != 0 {
-        // The DMA API could not describe the memory in pages (the mapping
-        // has no struct pages, or no table could be allocated): charge it,
-        // visibly, where a limit still applies rather than fail the
-        // allocation.
-        // SAFETY: a NUL-terminated string.
-        return unsafe {
-            bindings::dev_cgroup_unclassified_region(
-                c_str!("no page table from the DMA API").as_char_ptr(),
-            )
-        };
-    }
-    // SAFETY: `table` was filled by the DMA API; it is freed right after use.
-    unsafe {
-        let region = bindings::dev_cgroup_sg_region(table.as_ptr());
-        bindings::sg_free_table(table.as_mut_ptr());
-        region
-    }
+    // SAFETY: a live allocation so described (caller), not freed here.
+    let buffer = unsafe { Allocation::from_raw(dev, cookie, dma_addr, size as usize, kind) };
+    Region::as_raw(Region::of_dma(&buffer))
 }

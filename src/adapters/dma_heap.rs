@@ -18,13 +18,17 @@
 //! A heap whose memory has no region (a CMA area created after boot) charges
 //! nothing rather than failing allocations.
 //!
-//! This crate is a client of the controller's C API only, like any driver.
+//! This crate uses the controller only through the kernel crate's
+//! `kernel::cgroup::dev::buffer` (the C API of `include/linux/cgroup_dev.h`),
+//! like any driver.
 
 #[macro_use]
 #[path = "../ffi_check.rs"]
 mod ffi_check;
 
 use kernel::bindings;
+use kernel::cgroup::dev::buffer::{BufferCharge, Consumer, Region};
+use kernel::cma::Cma;
 use kernel::ffi::c_int;
 
 type Record = *mut bindings::dev_cgroup_charge;
@@ -36,22 +40,12 @@ same_signature! {
     dev_cgroup_dma_heap_uncharge: unsafe extern "C" fn(Record);
 }
 
-/// Charges `record` for `size` bytes of `region` (NULL: memory without a
+/// Charges `record` for `size` bytes of `region` (`None`: memory without a
 /// region, not charged) as a dma-buf heap buffer.
-///
-/// # Safety
-///
-/// `record` must be valid for writes and hold no live charge; `region` must be
-/// NULL or a region of a boot-time device (never unregistered).
-unsafe fn charge(record: Record, region: *mut bindings::dev_cgroup_region, size: u64) -> c_int {
-    // SAFETY: forwarded from the caller.
-    unsafe {
-        bindings::dev_cgroup_charge_buffer(
-            record,
-            region,
-            size,
-            bindings::dev_cgroup_consumer_DEV_CGROUP_CONSUMER_DMA_HEAP,
-        )
+fn charge(record: &BufferCharge, region: Option<&Region>, size: u64) -> c_int {
+    match record.charge(region, size, Consumer::DmaHeap) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
     }
 }
 
@@ -60,18 +54,19 @@ unsafe fn charge(record: Record, region: *mut bindings::dev_cgroup_region, size:
 ///
 /// # Safety
 ///
-/// `record` must be valid for writes and hold no live charge; `cma` must be a
-/// CMA area.
+/// `record` must be valid for writes and hold no live charge; `cma` must be
+/// NULL or a CMA area.
 #[no_mangle]
 pub unsafe extern "C" fn dev_cgroup_dma_heap_charge_cma(
     record: Record,
     cma: *mut bindings::cma,
     size: u64,
 ) -> c_int {
-    // SAFETY: `cma` is only compared against the registered areas.
-    let region = unsafe { bindings::dev_cgroup_cma_region(cma) };
-    // SAFETY: forwarded from the caller; CMA regions are boot-time regions.
-    unsafe { charge(record, region, size) }
+    // SAFETY: the heap's empty record, ours for the call (caller).
+    let record = unsafe { BufferCharge::from_raw(record) };
+    // SAFETY: the heap's CMA area (caller).
+    let region = (!cma.is_null()).then(|| unsafe { Cma::from_raw(cma) });
+    charge(record, region.and_then(Region::of_cma), size)
 }
 
 /// Charges a system heap buffer of `size` bytes to `system region.ram`.
@@ -81,10 +76,9 @@ pub unsafe extern "C" fn dev_cgroup_dma_heap_charge_cma(
 /// `record` must be valid for writes and hold no live charge.
 #[no_mangle]
 pub unsafe extern "C" fn dev_cgroup_dma_heap_charge_system(record: Record, size: u64) -> c_int {
-    // SAFETY: no preconditions.
-    let region = unsafe { bindings::dev_cgroup_system_ram_region() };
-    // SAFETY: forwarded from the caller; system RAM is a boot-time region.
-    unsafe { charge(record, region, size) }
+    // SAFETY: the heap's empty record, ours for the call (caller).
+    let record = unsafe { BufferCharge::from_raw(record) };
+    charge(record, Region::system_ram(), size)
 }
 
 /// Uncharges a heap buffer; a no-op on an empty or already uncharged record.
@@ -94,6 +88,6 @@ pub unsafe extern "C" fn dev_cgroup_dma_heap_charge_system(record: Record, size:
 /// `record` must be zeroed or filled by one of the charge functions above.
 #[no_mangle]
 pub unsafe extern "C" fn dev_cgroup_dma_heap_uncharge(record: Record) {
-    // SAFETY: forwarded from the caller.
-    unsafe { bindings::dev_cgroup_uncharge_buffer(record) }
+    // SAFETY: the buffer's record, ours for the call (caller).
+    unsafe { BufferCharge::from_raw(record) }.uncharge()
 }

@@ -20,12 +20,17 @@
 //! `dma_alloc_noncoherent()` is a kernel address whose page decides.
 
 use core::ffi::c_void;
+use core::ptr;
 #[macro_use]
 #[path = "../ffi_check.rs"]
 mod ffi_check;
 
 use kernel::bindings;
+use kernel::cgroup::dev::buffer::{dma_cost, BufferCharge, Consumer, Region};
+use kernel::device::Device;
+use kernel::dma::{Allocation, Direction, Kind, ATTR_WRITE_COMBINE};
 use kernel::ffi::c_int;
+use kernel::prelude::*;
 
 type Record = *mut bindings::dev_cgroup_charge;
 
@@ -33,6 +38,22 @@ type Record = *mut bindings::dev_cgroup_charge;
 same_signature! {
     dev_cgroup_drm_gem_dma_charge: unsafe extern "C" fn(Record, *mut bindings::device, *mut *mut c_void, bindings::dma_addr_t, u64, bool) -> c_int;
     dev_cgroup_drm_gem_dma_uncharge: unsafe extern "C" fn(Record);
+}
+
+/// Charges the object's memory `buffer`, whose kernel address is in the
+/// object's `vaddr`; on a refusal frees it and clears `vaddr`.
+fn charge_object(record: &BufferCharge, buffer: Allocation<'_>, vaddr: &mut *mut c_void) -> Result {
+    let region = Region::of_dma(&buffer);
+    let refusal = match record.charge(region, dma_cost(&buffer, region), Consumer::Drm) {
+        Ok(()) => return Ok(()),
+        Err(e) => e,
+    };
+    // Never fails for these kinds; if it did the memory would stay with
+    // the object, whose put frees it.
+    if buffer.free().is_ok() {
+        *vaddr = ptr::null_mut();
+    }
+    Err(refusal)
 }
 
 /// Charges a GEM DMA object's memory, for what it really took (see
@@ -48,8 +69,9 @@ same_signature! {
 ///
 /// `record` must be valid for writes and hold no live charge; `dev`, `*vaddr`,
 /// `dma_addr` and `size` must describe the object's live allocation, made by
-/// `dma_alloc_noncoherent()` if `noncoherent`, else by `dma_alloc_wc()`, and
-/// `vaddr` must be valid for writes.
+/// `dma_alloc_noncoherent()` (to the device) if `noncoherent`, else by
+/// `dma_alloc_wc()`, which nothing else uses during the call; `vaddr` must be
+/// valid for writes.
 #[no_mangle]
 pub unsafe extern "C" fn dev_cgroup_drm_gem_dma_charge(
     record: Record,
@@ -59,47 +81,26 @@ pub unsafe extern "C" fn dev_cgroup_drm_gem_dma_charge(
     size: u64,
     noncoherent: bool,
 ) -> c_int {
-    // SAFETY: `vaddr` is valid (caller).
-    let addr = unsafe { *vaddr };
-    let region = if noncoherent {
-        // SAFETY: `addr` is the kernel address of the live allocation (caller).
-        unsafe { bindings::dev_cgroup_virt_region(addr) }
+    // SAFETY: the object's empty record, ours for the call (caller).
+    let record = unsafe { BufferCharge::from_raw(record) };
+    // SAFETY: the object's device, live for the call (caller).
+    let dev = unsafe { Device::as_ref(dev) };
+    // SAFETY: the object's `vaddr`, writable and ours for the call (caller).
+    let vaddr = unsafe { &mut *vaddr };
+    let kind = if noncoherent {
+        Kind::Noncoherent(Direction::ToDevice)
     } else {
-        // SAFETY: a live `dma_alloc_wc()` allocation (caller), which is
-        // `dma_alloc_attrs()` with `DMA_ATTR_WRITE_COMBINE`.
-        unsafe {
-            bindings::dev_cgroup_dma_region(
-                dev,
-                addr,
-                dma_addr,
-                core::ptr::null_mut(),
-                size,
-                bindings::DMA_ATTR_WRITE_COMBINE as kernel::ffi::c_ulong,
-            )
-        }
+        // `dma_alloc_wc()` is `dma_alloc_attrs()` with write-combining.
+        Kind::Attrs(ATTR_WRITE_COMBINE)
     };
-    // SAFETY: no preconditions.
-    let cost = unsafe { bindings::dev_cgroup_dma_cost(dev, region, size, noncoherent) };
-    // SAFETY: `record` is writable and empty (caller); the region is a
-    // boot-time one, or that of the coherent pool holding this live buffer,
-    // which is released only once all its buffers are freed.
-    let ret = unsafe {
-        bindings::dev_cgroup_charge_buffer(
-            record,
-            region,
-            cost,
-            bindings::dev_cgroup_consumer_DEV_CGROUP_CONSUMER_DRM,
-        )
-    };
-    if ret != 0 {
-        // SAFETY: the live allocation described above (caller), freed once:
-        // `*vaddr` is cleared right after, so the object's put frees nothing.
-        unsafe {
-            bindings::dev_cgroup_dma_free(dev, size, addr, dma_addr, noncoherent);
-            *vaddr = core::ptr::null_mut();
-        }
+    // SAFETY: the object's live allocation, so described (caller); freed
+    // only by `charge_object`, which then clears `vaddr`, so that the
+    // object's put frees nothing.
+    let buffer = unsafe { Allocation::from_raw(dev, *vaddr, dma_addr, size as usize, kind) };
+    match charge_object(record, buffer, vaddr) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
     }
-    ret
 }
 
 /// Uncharges a GEM DMA object; a no-op on an empty or already uncharged record.
@@ -109,6 +110,6 @@ pub unsafe extern "C" fn dev_cgroup_drm_gem_dma_charge(
 /// `record` must be zeroed or filled by `dev_cgroup_drm_gem_dma_charge`.
 #[no_mangle]
 pub unsafe extern "C" fn dev_cgroup_drm_gem_dma_uncharge(record: Record) {
-    // SAFETY: forwarded from the caller.
-    unsafe { bindings::dev_cgroup_uncharge_buffer(record) }
+    // SAFETY: the object's record, ours for the call (caller).
+    unsafe { BufferCharge::from_raw(record) }.uncharge()
 }

@@ -447,20 +447,6 @@ int dev_cgroup_dma_check_room(struct device *dev, size_t size, bool pages_api)
 EXPORT_SYMBOL_GPL(dev_cgroup_dma_check_room);
 
 /*
- * Frees what dma_alloc_noncoherent() (if @noncoherent) or dma_alloc_wc()
- * allocated: for an adapter that refuses a buffer whose owner would not free
- * it (see src/adapters/drm_gem_dma.rs).
- */
-void dev_cgroup_dma_free(struct device *dev, u64 size, void *vaddr, dma_addr_t dma_addr,
-			 bool noncoherent)
-{
-	if (noncoherent)
-		dma_free_noncoherent(dev, size, vaddr, dma_addr, DMA_TO_DEVICE);
-	else
-		dma_free_wc(dev, size, vaddr, dma_addr);
-}
-
-/*
  * The region behind a kernel address of an allocation: linear-map addresses
  * (dma_alloc_noncoherent() and friends) and vmalloc addresses are looked up
  * by their page; anything else is unclassified (see above).

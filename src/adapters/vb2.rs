@@ -24,7 +24,9 @@
 //! `dev_cgroup_dma_check_room()`, so that a task with no room left in any
 //! region its buffer could come from is refused before any memory is taken.
 //!
-//! This crate is a client of the controller's C API only, like any driver.
+//! This crate uses the controller only through the kernel crate's
+//! `kernel::cgroup::dev::buffer` (the C API of `include/linux/cgroup_dev.h`),
+//! like any driver.
 
 use core::ffi::c_void;
 #[macro_use]
@@ -32,10 +34,12 @@ use core::ffi::c_void;
 mod ffi_check;
 
 use kernel::bindings;
+use kernel::cgroup::dev::buffer::{dma_cost, BufferCharge, Consumer, Region};
+use kernel::device::Device;
+use kernel::dma::{Allocation, Kind, SgTable};
 use kernel::ffi::{c_int, c_ulong};
 
 type Record = *mut bindings::dev_cgroup_charge;
-type Region = *mut bindings::dev_cgroup_region;
 
 // Catch any drift between the C prototypes (via bindgen) and the definitions below.
 same_signature! {
@@ -45,22 +49,18 @@ same_signature! {
     dev_cgroup_vb2_uncharge: unsafe extern "C" fn(Record);
 }
 
-/// # Safety
-///
-/// `record` must be valid for writes and hold no live charge; `region` must be
-/// NULL or a region that outlives the call: a boot-time region, or the
-/// region of a coherent pool the caller holds a live buffer of (a pool is
-/// released only once all its buffers are freed).
-unsafe fn charge(record: Record, region: Region, size: u64) -> c_int {
-    // SAFETY: forwarded from the caller.
-    unsafe {
-        bindings::dev_cgroup_charge_buffer(
-            record,
-            region,
-            size,
-            bindings::dev_cgroup_consumer_DEV_CGROUP_CONSUMER_V4L2,
-        )
+/// Charges `record` for `size` bytes of `region` as a V4L2 buffer.
+fn charge(record: &BufferCharge, region: Option<&Region>, size: u64) -> c_int {
+    match record.charge(region, size, Consumer::V4l2) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
     }
+}
+
+/// Charges a dma-contig buffer what the DMA layer took for it.
+fn charge_dma_contig(record: &BufferCharge, buffer: &Allocation<'_>) -> c_int {
+    let region = Region::of_dma(buffer);
+    charge(record, region, dma_cost(buffer, region))
 }
 
 /// Charges a dma-contig buffer. Returns 0 or `-ENOMEM`; on `-ENOMEM` the
@@ -68,8 +68,10 @@ unsafe fn charge(record: Record, region: Region, size: u64) -> c_int {
 ///
 /// # Safety
 ///
-/// `record` must be valid for writes and hold no live charge; the other
-/// arguments as for `dev_cgroup_dma_region()`.
+/// `record` must be valid for writes and hold no live charge; `dev`,
+/// `cookie`, `dma_addr` and `size` must describe a live allocation of `dev`:
+/// made by `dma_alloc_noncontiguous()` if `sgt` (its table) is not NULL,
+/// else by `dma_alloc_attrs()` with `attrs`.
 #[no_mangle]
 pub unsafe extern "C" fn dev_cgroup_vb2_charge_dma_contig(
     record: Record,
@@ -80,15 +82,19 @@ pub unsafe extern "C" fn dev_cgroup_vb2_charge_dma_contig(
     size: u64,
     attrs: c_ulong,
 ) -> c_int {
-    // SAFETY: forwarded from the caller.
-    let region =
-        unsafe { bindings::dev_cgroup_dma_region(dev, cookie, dma_addr, sgt, size, attrs) };
-    // A table comes with dma_alloc_noncontiguous() (non-coherent buffers).
-    // SAFETY: no preconditions.
-    let cost = unsafe { bindings::dev_cgroup_dma_cost(dev, region, size, !sgt.is_null()) };
-    // SAFETY: forwarded from the caller; the region is a boot-time one or
-    // that of the pool holding this live buffer (see `charge`).
-    unsafe { charge(record, region, cost) }
+    // SAFETY: the buffer's empty record, ours for the call (caller).
+    let record = unsafe { BufferCharge::from_raw(record) };
+    // SAFETY: the queue's device, live for the call (caller).
+    let dev = unsafe { Device::as_ref(dev) };
+    let kind = if sgt.is_null() {
+        Kind::Attrs(attrs as usize)
+    } else {
+        // SAFETY: the allocation's table, live for the call (caller).
+        Kind::Noncontiguous(unsafe { SgTable::from_raw(sgt) })
+    };
+    // SAFETY: a live allocation so described (caller), not freed here.
+    let buffer = unsafe { Allocation::from_raw(dev, cookie, dma_addr, size as usize, kind) };
+    charge_dma_contig(record, &buffer)
 }
 
 /// Charges a dma-sg buffer described by `sgt`.
@@ -103,10 +109,11 @@ pub unsafe extern "C" fn dev_cgroup_vb2_charge_sg(
     sgt: *mut bindings::sg_table,
     size: u64,
 ) -> c_int {
-    // SAFETY: `sgt` is valid (caller).
-    let region = unsafe { bindings::dev_cgroup_sg_region(sgt) };
-    // SAFETY: forwarded from the caller; memory regions are boot-time regions.
-    unsafe { charge(record, region, size) }
+    // SAFETY: the buffer's empty record, ours for the call (caller).
+    let record = unsafe { BufferCharge::from_raw(record) };
+    // SAFETY: the buffer's table, live for the call (caller).
+    let sgt = unsafe { SgTable::from_raw(sgt) };
+    charge(record, Region::of_sg_table(sgt), size)
 }
 
 /// Charges a vmalloc buffer starting at `vaddr`.
@@ -121,10 +128,11 @@ pub unsafe extern "C" fn dev_cgroup_vb2_charge_vmalloc(
     vaddr: *mut c_void,
     size: u64,
 ) -> c_int {
-    // SAFETY: `vaddr` is a live vmalloc address (caller).
-    let region = unsafe { bindings::dev_cgroup_virt_region(vaddr) };
-    // SAFETY: forwarded from the caller; memory regions are boot-time regions.
-    unsafe { charge(record, region, size) }
+    // SAFETY: the buffer's empty record, ours for the call (caller).
+    let record = unsafe { BufferCharge::from_raw(record) };
+    // SAFETY: the start of a live vmalloc allocation (caller).
+    let region = unsafe { Region::of_kernel_address(vaddr) };
+    charge(record, region, size)
 }
 
 /// Uncharges a vb2 buffer; a no-op on an empty or already uncharged record.
@@ -134,6 +142,6 @@ pub unsafe extern "C" fn dev_cgroup_vb2_charge_vmalloc(
 /// `record` must be zeroed or filled by one of the charge functions above.
 #[no_mangle]
 pub unsafe extern "C" fn dev_cgroup_vb2_uncharge(record: Record) {
-    // SAFETY: forwarded from the caller.
-    unsafe { bindings::dev_cgroup_uncharge_buffer(record) }
+    // SAFETY: the buffer's record, ours for the call (caller).
+    unsafe { BufferCharge::from_raw(record) }.uncharge()
 }

@@ -23,6 +23,9 @@ use core::marker::PhantomData;
 use core::pin::Pin;
 use core::ptr::NonNull;
 
+#[cfg(CONFIG_HAS_DMA)]
+pub mod buffer;
+
 /// What the controller does with its per-cgroup state; see [`State`].
 pub trait StateOps: Send + Sync + Sized + 'static {
     /// Makes the state of a new cgroup (`is_root` for the root's, made
