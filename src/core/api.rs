@@ -11,7 +11,7 @@
 //! together, at the start of `.text`: there they never straddle a page,
 //! which under QEMU's TCG costs a translation-block lookup per call.
 
-use core::ptr::{self, NonNull};
+use core::ptr;
 use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::bindings;
 use kernel::ffi::{c_char, c_int, c_uint};
@@ -180,6 +180,29 @@ pub(crate) unsafe extern "C" fn dev_cgroup_device_put(dev: DeviceHandle) {
     }
 }
 
+/// The out-parameters of a charge entry point, checked and cleared:
+/// `ret_pool` (required) and `ret_limit_pool` (optional), or `None` if
+/// `ret_pool` is NULL.
+///
+/// # Safety
+///
+/// Each pointer must be NULL or valid for writes for `'a`.
+#[inline(always)]
+unsafe fn outputs<'a>(
+    ret_pool: *mut PoolHandle,
+    ret_limit_pool: *mut PoolHandle,
+) -> Option<(&'a mut PoolHandle, Option<&'a mut PoolHandle>)> {
+    // SAFETY: NULL or writable for `'a` (caller).
+    let limit = unsafe { ret_limit_pool.as_mut() }.map(|limit| {
+        *limit = ptr::null_mut();
+        limit
+    });
+    // SAFETY: as above.
+    let pool = unsafe { ret_pool.as_mut() }?;
+    *pool = ptr::null_mut();
+    Some((pool, limit))
+}
+
 /// Charges the current task's cgroup.
 ///
 /// # Safety
@@ -195,34 +218,47 @@ pub(crate) unsafe extern "C" fn dev_cgroup_try_charge(
     ret_pool: *mut PoolHandle,
     ret_limit_pool: *mut PoolHandle,
 ) -> c_int {
+    // SAFETY: NULL or writable for the call (caller).
+    let Some((ret_pool, ret_limit_pool)) = (unsafe { outputs(ret_pool, ret_limit_pool) }) else {
+        return EINVAL.to_errno();
+    };
+    // SAFETY: NULL or a region whose device the caller holds for the call.
+    let Some(region) = (unsafe { held_region(region) }) else {
+        return EINVAL.to_errno();
+    };
     let Some(css) = DevCss::charged() else {
         return ENODEV.to_errno();
     };
-    // SAFETY: forwarded from the caller.
-    unsafe { charge_as_current(css, region, size, consumer, ret_pool, ret_limit_pool) }
+    charge_as_current(
+        css,
+        region,
+        size,
+        consumer as usize,
+        ret_pool,
+        ret_limit_pool,
+    )
 }
 
 /// Charges `css`, which was the current task's cgroup when it was looked up.
-///
-/// # Safety
-///
-/// As [`dev_cgroup_try_charge`].
 #[inline(always)]
-unsafe fn charge_as_current(
+fn charge_as_current(
     css: ARef<DevCss>,
-    region: RegionHandle,
+    region: HeldRegion<'_>,
     size: u64,
-    consumer: bindings::dev_cgroup_consumer,
-    ret_pool: *mut PoolHandle,
-    ret_limit_pool: *mut PoolHandle,
+    consumer: usize,
+    ret_pool: &mut PoolHandle,
+    mut ret_limit_pool: Option<&mut PoolHandle>,
 ) -> c_int {
-    // SAFETY: forwarded from the caller.
-    let ret = unsafe { charge(&css, region, size, consumer, ret_pool, ret_limit_pool) };
+    let ret = charge(
+        &css,
+        region,
+        size,
+        consumer,
+        ret_pool,
+        ret_limit_pool.as_deref_mut(),
+    );
     if ret == ENOENT.to_errno() {
-        // SAFETY: forwarded from the caller.
-        return unsafe {
-            charge_current_again(css, region, size, consumer, ret_pool, ret_limit_pool)
-        };
+        return charge_current_again(css, region, size, consumer, ret_pool, ret_limit_pool);
     }
     ret
 }
@@ -237,48 +273,45 @@ unsafe fn charge_as_current(
 /// looked up once only, and each step after goes up, so this ends at the
 /// latest at the root, which never goes offline. `-ENOENT` is only for a
 /// cgroup named by the caller.
-///
-/// # Safety
-///
-/// As [`dev_cgroup_try_charge`].
 #[cold]
 #[inline(never)]
-unsafe fn charge_current_again(
+fn charge_current_again(
     offline: ARef<DevCss>,
-    region: RegionHandle,
+    region: HeldRegion<'_>,
     size: u64,
-    consumer: bindings::dev_cgroup_consumer,
-    ret_pool: *mut PoolHandle,
-    ret_limit_pool: *mut PoolHandle,
+    consumer: usize,
+    ret_pool: &mut PoolHandle,
+    ret_limit_pool: Option<&mut PoolHandle>,
 ) -> c_int {
     let next = match DevCss::charged() {
         Some(now) if !ptr::eq(&*now, &*offline) => Some(now),
         _ => offline.parent().map(ARef::from),
     };
-    // SAFETY: forwarded from the caller.
-    unsafe { charge_nearest_online(next, region, size, consumer, ret_pool, ret_limit_pool) }
+    charge_nearest_online(next, region, size, consumer, ret_pool, ret_limit_pool)
 }
 
 /// Charges `from`, or if its cgroup went offline the nearest online
 /// ancestor: where a removed cgroup's charges end up anyway, as the memory
 /// controller reparents them. Ends at the latest at the root, which never
 /// goes offline; `-ENOENT` only if `from` is `None`.
-///
-/// # Safety
-///
-/// As [`dev_cgroup_try_charge`].
-unsafe fn charge_nearest_online(
+fn charge_nearest_online(
     from: Option<ARef<DevCss>>,
-    region: RegionHandle,
+    region: HeldRegion<'_>,
     size: u64,
-    consumer: bindings::dev_cgroup_consumer,
-    ret_pool: *mut PoolHandle,
-    ret_limit_pool: *mut PoolHandle,
+    consumer: usize,
+    ret_pool: &mut PoolHandle,
+    mut ret_limit_pool: Option<&mut PoolHandle>,
 ) -> c_int {
     let mut next = from;
     while let Some(css) = next {
-        // SAFETY: forwarded from the caller.
-        let ret = unsafe { charge(&css, region, size, consumer, ret_pool, ret_limit_pool) };
+        let ret = charge(
+            &css,
+            region,
+            size,
+            consumer,
+            ret_pool,
+            ret_limit_pool.as_deref_mut(),
+        );
         if ret != ENOENT.to_errno() {
             return ret;
         }
@@ -305,23 +338,28 @@ pub(crate) unsafe extern "C" fn dev_cgroup_try_charge_owner(
     ret_pool: *mut PoolHandle,
     ret_limit_pool: *mut PoolHandle,
 ) -> c_int {
-    let Some(owner) = NonNull::new(owner) else {
+    if owner.is_null() {
         // SAFETY: forwarded from the caller.
         return unsafe { dev_cgroup_try_charge(region, size, consumer, ret_pool, ret_limit_pool) };
+    }
+    // SAFETY: NULL or writable for the call (caller).
+    let Some((ret_pool, ret_limit_pool)) = (unsafe { outputs(ret_pool, ret_limit_pool) }) else {
+        return EINVAL.to_errno();
+    };
+    // SAFETY: NULL or a region whose device the caller holds for the call.
+    let Some(region) = (unsafe { held_region(region) }) else {
+        return EINVAL.to_errno();
     };
     // SAFETY: the caller holds a reference on `owner` for the call.
-    let owner = ARef::from(unsafe { DevCss::from_raw(owner.as_ptr()) });
-    // SAFETY: forwarded from the caller.
-    unsafe {
-        charge_nearest_online(
-            Some(owner),
-            region,
-            size,
-            consumer,
-            ret_pool,
-            ret_limit_pool,
-        )
-    }
+    let owner = ARef::from(unsafe { DevCss::from_raw(owner) });
+    charge_nearest_online(
+        Some(owner),
+        region,
+        size,
+        consumer as usize,
+        ret_pool,
+        ret_limit_pool,
+    )
 }
 
 /// Charges as [`dev_cgroup_try_charge`] would for a task whose cgroup was
@@ -340,13 +378,17 @@ pub(crate) unsafe extern "C" fn devcg_test_charge_current_from(
     consumer: bindings::dev_cgroup_consumer,
     ret_pool: *mut PoolHandle,
 ) -> c_int {
-    let Some(css) = NonNull::new(css) else {
+    // SAFETY: NULL or writable for the call (caller).
+    let Some((ret_pool, _)) = (unsafe { outputs(ret_pool, ptr::null_mut()) }) else {
+        return EINVAL.to_errno();
+    };
+    // SAFETY: NULL or a region whose device the caller holds for the call.
+    let (Some(region), false) = (unsafe { held_region(region) }, css.is_null()) else {
         return EINVAL.to_errno();
     };
     // SAFETY: the caller holds a reference on `css` for the call.
-    let css = ARef::from(unsafe { DevCss::from_raw(css.as_ptr()) });
-    // SAFETY: forwarded from the caller.
-    unsafe { charge_as_current(css, region, size, consumer, ret_pool, ptr::null_mut()) }
+    let css = ARef::from(unsafe { DevCss::from_raw(css) });
+    charge_as_current(css, region, size, consumer as usize, ret_pool, None)
 }
 
 /// How many pools the cgroup of `css` has: lets the KUnit suite check that
@@ -361,13 +403,11 @@ pub(crate) unsafe extern "C" fn devcg_test_charge_current_from(
 pub(crate) unsafe extern "C" fn devcg_test_pool_count(
     css: *mut bindings::cgroup_subsys_state,
 ) -> usize {
-    let Some(css) = NonNull::new(css) else {
+    if css.is_null() {
         return 0;
-    };
+    }
     // SAFETY: the caller holds a reference on `css` for the call.
-    unsafe { DevCss::from_raw(css.as_ptr()) }
-        .state()
-        .pool_count()
+    unsafe { DevCss::from_raw(css) }.state().pool_count()
 }
 
 /// Tells a caller about to take memory that may come from any one of `nr`
@@ -391,9 +431,6 @@ pub(crate) unsafe extern "C" fn dev_cgroup_check_room(
     if regions.is_null() || costs.is_null() || nr == 0 {
         return 0;
     }
-    let Some(css) = DevCss::charged() else {
-        return 0;
-    };
     // SAFETY: `regions` and `costs` point to `nr` entries (caller).
     let (regions, costs) = unsafe {
         (
@@ -402,23 +439,37 @@ pub(crate) unsafe extern "C" fn dev_cgroup_check_room(
         )
     };
     if regions.iter().any(|region| region.is_null()) {
+        // Memory nobody accounts always has room.
         return 0;
     }
-    let mut candidates = regions
-        .iter()
-        .zip(costs)
-        // SAFETY: the caller holds each region's device for the call.
-        .map(|(region, cost)| (unsafe { held_region(*region) }, *cost));
-    let Some((first, first_cost)) = candidates.clone().next() else {
-        return 0;
+    let candidates = regions.iter().zip(costs).filter_map(|(region, cost)| {
+        // SAFETY: a region whose device the caller holds for the call.
+        Some((unsafe { held_region(*region) }?, *cost))
+    });
+    match check_room(candidates) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// [`dev_cgroup_check_room`] for the current task's cgroup.
+fn check_room<'a>(candidates: impl Iterator<Item = (HeldRegion<'a>, u64)> + Clone) -> Result {
+    let Some(css) = DevCss::charged() else {
+        return Ok(());
     };
-    if candidates.any(|(region, cost)| !pool::refused_now(&css, region, cost, false)) {
-        return 0;
+    let Some((first, first_cost)) = candidates.clone().next() else {
+        return Ok(());
+    };
+    if candidates
+        .clone()
+        .any(|(region, cost)| !pool::refused_now(&css, region, cost, false))
+    {
+        return Ok(());
     }
     if pool::refused_now(&css, first, first_cost, true) {
-        ENOMEM.to_errno()
+        Err(ENOMEM)
     } else {
-        0
+        Ok(())
     }
 }
 
@@ -438,58 +489,52 @@ pub(crate) unsafe extern "C" fn dev_cgroup_try_charge_css(
     ret_pool: *mut PoolHandle,
     ret_limit_pool: *mut PoolHandle,
 ) -> c_int {
-    let Some(css) = NonNull::new(css) else {
+    // SAFETY: NULL or writable for the call (caller).
+    let Some((ret_pool, ret_limit_pool)) = (unsafe { outputs(ret_pool, ret_limit_pool) }) else {
+        return EINVAL.to_errno();
+    };
+    // SAFETY: NULL or a region whose device the caller holds for the call.
+    let (Some(region), false) = (unsafe { held_region(region) }, css.is_null()) else {
         return EINVAL.to_errno();
     };
     // SAFETY: the caller holds a reference on `css` for the whole call, which
     // is as long as the borrow lives.
-    let css = unsafe { DevCss::from_raw(css.as_ptr()) };
-    // SAFETY: forwarded from the caller.
-    unsafe { charge(css, region, size, consumer, ret_pool, ret_limit_pool) }
+    let css = unsafe { DevCss::from_raw(css) };
+    charge(
+        css,
+        region,
+        size,
+        consumer as usize,
+        ret_pool,
+        ret_limit_pool,
+    )
 }
 
-/// # Safety
-///
-/// As `dev_cgroup_try_charge`.
+/// Charges `css`: 0 with the charge's handle in `ret_pool`, or an errno
+/// (`-EAGAIN` at a limit, with the limiting pool, referenced, in
+/// `ret_limit_pool` if given).
 #[inline(always)]
-unsafe fn charge(
+fn charge(
     css: &DevCss,
-    region: RegionHandle,
+    region: HeldRegion<'_>,
     size: u64,
-    consumer: bindings::dev_cgroup_consumer,
-    ret_pool: *mut PoolHandle,
-    ret_limit_pool: *mut PoolHandle,
+    consumer: usize,
+    ret_pool: &mut PoolHandle,
+    ret_limit_pool: Option<&mut PoolHandle>,
 ) -> c_int {
-    if !ret_limit_pool.is_null() {
-        // SAFETY: the caller passes NULL or a writable pointer.
-        unsafe { *ret_limit_pool = ptr::null_mut() };
-    }
-    if region.is_null() || ret_pool.is_null() {
-        return EINVAL.to_errno();
-    }
-    // SAFETY: `ret_pool` is writable (caller).
-    unsafe { *ret_pool = ptr::null_mut() };
-    // SAFETY: the caller holds the region's device for the call.
-    let region = unsafe { held_region(region) };
-    let consumer = consumer as usize;
     // Anything but the common case ends in a tail call (see `counter::raise`).
     match pool::try_charge_fast(css, region, size, consumer) {
         Fast::Charged(raised) => {
-            // SAFETY: `ret_pool` is writable (caller).
-            unsafe { *ret_pool = raised.node().charge_handle(consumer) };
+            *ret_pool = raised.node().charge_handle(consumer);
             raised.commit(consumer);
             0
         }
         Fast::Refused(unfinished) => {
             let (pool, level, size, stop) = unfinished.into_parts();
-            // SAFETY: parts of an unfinished charge; `ret_limit_pool` is NULL
-            // or writable (caller).
+            // SAFETY: the parts of an unfinished charge, used once.
             unsafe { charge_refused(pool, level, size, stop, consumer, ret_limit_pool) }
         }
-        // SAFETY: forwarded from the caller.
-        Fast::NoPool => unsafe {
-            charge_slow(css, region, size, consumer, ret_pool, ret_limit_pool)
-        },
+        Fast::NoPool => charge_slow(css, region, size, consumer, ret_pool, ret_limit_pool),
         Fast::Failed(e) => e.to_errno(),
     }
 }
@@ -498,8 +543,8 @@ unsafe fn charge(
 ///
 /// # Safety
 ///
-/// `pool`, `level`, `size` and `stop` must be the parts of an
-/// unfinished charge; `ret_limit_pool` must be NULL or valid for a write.
+/// `pool`, `level`, `size` and `stop` must be the parts of an unfinished
+/// charge, used once. (They travel apart so that they stay in registers.)
 #[cold]
 #[inline(never)]
 unsafe fn charge_refused<'a>(
@@ -508,55 +553,43 @@ unsafe fn charge_refused<'a>(
     size: u64,
     stop: counter::Stop,
     consumer: usize,
-    ret_limit_pool: *mut PoolHandle,
+    ret_limit_pool: Option<&mut PoolHandle>,
 ) -> c_int {
     // SAFETY: forwarded from the caller.
     let unfinished = unsafe { counter::Unfinished::from_parts(pool, level, size, stop) };
-    // SAFETY: forwarded from the caller.
-    unsafe { charge_failed(pool::refused(unfinished), consumer, ret_limit_pool) }
+    charge_failed(pool::refused(unfinished), consumer, ret_limit_pool)
 }
 
 /// [`charge`] when the cgroup has no pool for the region yet.
-///
-/// # Safety
-///
-/// As [`charge`].
 #[cold]
 #[inline(never)]
-unsafe fn charge_slow(
+fn charge_slow(
     css: &DevCss,
     region: HeldRegion<'_>,
     size: u64,
     consumer: usize,
-    ret_pool: *mut PoolHandle,
-    ret_limit_pool: *mut PoolHandle,
+    ret_pool: &mut PoolHandle,
+    ret_limit_pool: Option<&mut PoolHandle>,
 ) -> c_int {
     match pool::try_charge(css, region, size, consumer) {
         Ok(pool) => {
-            // SAFETY: `ret_pool` is writable (caller).
-            unsafe { *ret_pool = pool.charge_handle(consumer) };
+            *ret_pool = pool.charge_handle(consumer);
             0
         }
-        // SAFETY: `ret_limit_pool` is NULL or writable (caller).
-        Err(e) => unsafe { charge_failed(e, consumer, ret_limit_pool) },
+        Err(e) => charge_failed(e, consumer, ret_limit_pool),
     }
 }
 
 /// The errno of a failed charge; hands out the limiting pool if asked.
-///
-/// # Safety
-///
-/// `ret_limit_pool` must be NULL or valid for a write.
-unsafe fn charge_failed(
+fn charge_failed(
     error: ChargeError<'_>,
     consumer: usize,
-    ret_limit_pool: *mut PoolHandle,
+    ret_limit_pool: Option<&mut PoolHandle>,
 ) -> c_int {
     match error {
         ChargeError::Limit(limiting) => {
-            if !ret_limit_pool.is_null() {
-                // SAFETY: `ret_limit_pool` is writable (caller).
-                unsafe { *ret_limit_pool = limiting.referenced_handle(consumer) };
+            if let Some(ret_limit_pool) = ret_limit_pool {
+                *ret_limit_pool = limiting.referenced_handle(consumer);
             }
             EAGAIN.to_errno()
         }
@@ -564,17 +597,23 @@ unsafe fn charge_failed(
     }
 }
 
-/// The region behind a handle, for as long as the caller holds its device.
+/// The region behind a handle, for as long as the caller holds its device;
+/// `None` for NULL.
 ///
 /// # Safety
 ///
-/// `region` must be a region handle whose device the caller holds for `'a`.
-unsafe fn held_region<'a>(region: RegionHandle) -> HeldRegion<'a> {
+/// `region` must be NULL or a region handle whose device the caller holds
+/// for `'a`.
+#[inline(always)]
+unsafe fn held_region<'a>(region: RegionHandle) -> Option<HeldRegion<'a>> {
+    if region.is_null() {
+        return None;
+    }
     // SAFETY: region handles point to the data of an `Arc<Region>` kept alive
     // by the device, which the caller holds.
     let region = unsafe { ArcBorrow::from_raw(region.cast_const().cast::<Region>()) };
     // SAFETY: the caller holds the device for `'a`.
-    unsafe { HeldRegion::new(region) }
+    Some(unsafe { HeldRegion::new(region) })
 }
 
 /// Uncharges what a successful charge returned.
@@ -662,26 +701,39 @@ pub(crate) unsafe extern "C" fn dev_cgroup_charge_buffer(
     size: u64,
     consumer: bindings::dev_cgroup_consumer,
 ) -> c_int {
-    if record.is_null() {
+    // SAFETY: NULL or writable for the call (caller).
+    let Some(record) = (unsafe { record.as_mut() }) else {
         return EINVAL.to_errno();
-    }
-    let mut pool = ptr::null_mut();
-    let ret = if region.is_null() || size == 0 {
-        0
-    } else {
-        // SAFETY: `pool` is writable; `region` is forwarded from the caller.
-        unsafe { dev_cgroup_try_charge(region, size, consumer, &mut pool, ptr::null_mut()) }
     };
-    // SAFETY: `record` is writable (caller). On failure it records nothing, so
-    // a later `dev_cgroup_uncharge_buffer` on it is a no-op.
-    unsafe {
-        (*record).pool = pool;
-        (*record).size = if pool.is_null() { 0 } else { size };
-    }
+    // SAFETY: NULL or a region whose device the caller holds for the call.
+    let region = unsafe { held_region(region) };
+    let (pool, ret) = charge_buffer(region, size, consumer as usize);
+    // On failure it records nothing, so a later `dev_cgroup_uncharge_buffer`
+    // on it is a no-op.
+    record.pool = pool;
+    record.size = if pool.is_null() { 0 } else { size };
+    ret
+}
+
+/// [`dev_cgroup_charge_buffer`]: the charge's handle (NULL if nothing was
+/// charged) and the errno.
+fn charge_buffer(
+    region: Option<HeldRegion<'_>>,
+    size: u64,
+    consumer: usize,
+) -> (PoolHandle, c_int) {
+    let mut pool = ptr::null_mut();
+    let ret = match region {
+        Some(region) if size != 0 => match DevCss::charged() {
+            Some(css) => charge_as_current(css, region, size, consumer, &mut pool, None),
+            None => ENODEV.to_errno(),
+        },
+        _ => 0,
+    };
     if ret == EAGAIN.to_errno() {
-        ENOMEM.to_errno()
+        (pool, ENOMEM.to_errno())
     } else {
-        ret
+        (pool, ret)
     }
 }
 
