@@ -37,7 +37,7 @@ use kernel::sync::{Arc, ArcBorrow, Mutex, SpinLock};
 use kernel::{new_mutex, new_spinlock};
 
 use crate::logic::counter::{
-    self, Counter, Node, Refusal, CLOSED_DETACHED, CLOSED_OFFLINE, NR_CONSUMERS,
+    self, Counter, Node, ParentLink, Refusal, CLOSED_DETACHED, CLOSED_OFFLINE, NR_CONSUMERS,
 };
 use crate::logic::protection::{self, Level, Verdict};
 use crate::peak::PeakWatchers;
@@ -68,7 +68,7 @@ struct ChargeHandle(u8);
 ///   device is held.
 pub(crate) struct Pool {
     counter: Counter,
-    parent: Option<NonNull<Pool>>,
+    parent: ParentLink<Pool>,
     region: Arc<Region>,
     css: NonNull<DevCss>,
     handles: [ChargeHandle; NR_CONSUMERS],
@@ -85,9 +85,9 @@ impl Node for Pool {
     fn counter(&self) -> &Counter {
         &self.counter
     }
+    #[inline(always)]
     fn parent(&self) -> Option<&Self> {
-        // SAFETY: the parent outlives `self` (type invariant).
-        self.parent.map(|parent| unsafe { parent.as_ref() })
+        self.parent.get()
     }
 }
 
@@ -443,7 +443,7 @@ pub(crate) fn prepare<'a>(
             // published; the table keeps the css alive while the pool is in it.
             Pool {
                 counter: Counter::new(),
-                parent: None,
+                parent: ParentLink::root(),
                 region: region.arc(),
                 css: NonNull::from(&*c),
                 handles: [
@@ -494,8 +494,9 @@ pub(crate) fn publish(new: KVec<NewPool<'_>>) -> Result {
     {
         // The parent's pool exists: it was there, or published just before.
         pool.parent = match css.parent() {
-            Some(parent) => Some(NonNull::from(parent.state().pool(region).ok_or(EINVAL)?)),
-            None => None,
+            // SAFETY: a pool outlives its children (see the module docs).
+            Some(parent) => unsafe { ParentLink::new(parent.state().pool(region).ok_or(EINVAL)?) },
+            None => ParentLink::root(),
         };
         let state = css.state();
         let online = state.writer.lock();

@@ -127,6 +127,52 @@ pub trait Node {
     fn parent(&self) -> Option<&Self>;
 }
 
+/// A node's link to its parent node: the one raw pointer of the counter
+/// tree, kept in one place.
+///
+/// # Invariants
+///
+/// `None` at the root; otherwise the parent, which outlives every node
+/// linked to it. The tree keeps that by how nodes are freed (see the module
+/// docs): a node is released only once its usage is gone, and a parent's
+/// usage holds every byte its children hold at every moment, charges in
+/// flight included, so a node that still charges or uncharges through its
+/// link keeps its parent's usage above zero. The loom models check it: a
+/// freed counter's atomics panic on any access.
+pub struct ParentLink<N>(Option<NonNull<N>>);
+
+// SAFETY: a link is a shared reference in all but name (see `get`), so it
+// may move and be shared between threads when `&N` may.
+unsafe impl<N: Sync> Send for ParentLink<N> {}
+// SAFETY: as above.
+unsafe impl<N: Sync> Sync for ParentLink<N> {}
+
+impl<N> ParentLink<N> {
+    /// The link of a root node.
+    pub const fn root() -> Self {
+        ParentLink(None)
+    }
+
+    /// A link to `parent`.
+    ///
+    /// # Safety
+    ///
+    /// `parent` must outlive every node that holds this link, as the type's
+    /// invariant says.
+    pub unsafe fn new(parent: &N) -> Self {
+        // INVARIANT: guaranteed by the caller.
+        ParentLink(Some(NonNull::from(parent)))
+    }
+
+    /// The parent, `None` at the root.
+    #[inline(always)]
+    pub fn get(&self) -> Option<&N> {
+        // SAFETY: the parent outlives the node that holds `self`, which is
+        // borrowed for as long as the result (type invariant).
+        self.0.map(|parent| unsafe { parent.as_ref() })
+    }
+}
+
 /// Which value of a counter an interface file reads or writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Setting {

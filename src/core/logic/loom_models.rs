@@ -23,7 +23,9 @@
 //! preemptions (each says which); larger models would need
 //! `LOOM_MAX_PREEMPTIONS`.
 
-use super::counter::{self, Counter, Node, Refusal, Setting, CLOSED_DETACHED, CLOSED_OFFLINE};
+use super::counter::{
+    self, Counter, Node, ParentLink, Refusal, Setting, CLOSED_DETACHED, CLOSED_OFFLINE,
+};
 use core::ptr::NonNull;
 use loom::thread;
 use std::boxed::Box;
@@ -34,7 +36,7 @@ use std::vec::Vec;
 /// A node of a model tree.
 struct LNode {
     counter: Counter,
-    parent: Option<NonNull<LNode>>,
+    parent: ParentLink<LNode>,
     /// Close flags released so far (model bookkeeping, not under test).
     released: ModelU64,
     /// Close flags set so far.
@@ -49,8 +51,7 @@ impl Node for LNode {
         &self.counter
     }
     fn parent(&self) -> Option<&Self> {
-        // SAFETY: parents are nodes of the same tree, which outlives its nodes' use.
-        self.parent.map(|p| unsafe { p.as_ref() })
+        self.parent.get()
     }
 }
 
@@ -72,7 +73,7 @@ impl Tree {
             .iter()
             .map(|_| LNode {
                 counter: Counter::new(),
-                parent: None,
+                parent: ParentLink::root(),
                 released: ModelU64::new(0),
                 closed: ModelU64::new(0),
                 committed: ModelU64::new(0),
@@ -81,8 +82,11 @@ impl Tree {
         let base = nodes.as_mut_ptr();
         for (i, p) in parents.iter().enumerate() {
             assert!(p.map_or(true, |p| p < i));
-            // SAFETY: `p < i < nodes.len()`; the boxed slice never moves.
-            nodes[i].parent = p.map(|p| unsafe { NonNull::new_unchecked(base.add(p)) });
+            if let Some(p) = *p {
+                // SAFETY: `p < i < nodes.len()`; the boxed slice never moves
+                // and is freed as a whole, after every node's last use.
+                nodes[i].parent = unsafe { ParentLink::new(&*base.add(p)) };
+            }
         }
         Arc::new(Tree { nodes })
     }
