@@ -18,7 +18,9 @@
 struct cgroup_subsys_state;
 struct cma;
 struct device;
+struct dma_buf;
 struct page;
+struct seq_file;
 struct sg_table;
 
 /*
@@ -129,6 +131,30 @@ int dev_cgroup_charge_buffer(struct dev_cgroup_charge *charge,
 			     struct dev_cgroup_region *region, u64 size,
 			     enum dev_cgroup_consumer consumer);
 void dev_cgroup_uncharge_buffer(struct dev_cgroup_charge *charge);
+
+/*
+ * Charge transfer: the calling task's cgroup takes the charge a record holds
+ * (same region, same consumer), charged first under its limits, then the
+ * previous payer uncharged. 0 with *@ret_bytes set; -ENOMEM at a limit
+ * (counted, nothing changed); -EOPNOTSUPP if the record holds no charge;
+ * -ENODEV if the region is going away. The record's buffer must stay alive
+ * for the call (its dma-buf's file is held). dev_cgroup_charge_show()
+ * prints who pays for a record: "dev_cgroup:\t<path> <device>
+ * region.<name>=<bytes>", the path as seen from the reader's cgroup
+ * namespace; nothing if it holds no charge.
+ */
+int dev_cgroup_charge_take(struct dev_cgroup_charge *charge, u64 *ret_bytes);
+void dev_cgroup_charge_show(struct dev_cgroup_charge *charge, struct seq_file *m);
+
+/*
+ * dma-buf adapter (src/adapters/dma_buf.rs). An exporter whose buffer holds
+ * a charge record opts in with dev_cgroup_dma_buf_export() once the dma-buf
+ * exists; the dma-buf core then serves DEV_CGROUP_IOC_TAKE
+ * (<uapi/linux/dev_cgroup.h>) and the fdinfo line through the other two.
+ */
+void dev_cgroup_dma_buf_export(struct dma_buf *dmabuf, struct dev_cgroup_charge *charge);
+long dev_cgroup_dma_buf_take(struct dma_buf *dmabuf, void __user *arg);
+void dev_cgroup_dma_buf_show_fdinfo(struct seq_file *m, struct dma_buf *dmabuf);
 
 /* Regions of shared DMA memory registered at boot (src/adapters/memory_regions.c). */
 struct dev_cgroup_region *dev_cgroup_cma_region(const struct cma *cma);
@@ -267,6 +293,17 @@ static inline int dev_cgroup_charge_buffer(struct dev_cgroup_charge *charge,
 }
 
 static inline void dev_cgroup_uncharge_buffer(struct dev_cgroup_charge *charge) {}
+
+static inline void dev_cgroup_dma_buf_export(struct dma_buf *dmabuf,
+					     struct dev_cgroup_charge *charge) {}
+
+/* Without the controller the ioctl does not exist. */
+static inline long dev_cgroup_dma_buf_take(struct dma_buf *dmabuf, void __user *arg)
+{
+	return -ENOTTY;
+}
+
+static inline void dev_cgroup_dma_buf_show_fdinfo(struct seq_file *m, struct dma_buf *dmabuf) {}
 
 static inline struct dev_cgroup_region *dev_cgroup_cma_region(const struct cma *cma)
 {

@@ -9,9 +9,11 @@
 #include <linux/cgroup.h>
 #include <linux/cgroup_dev.h>
 #include <linux/cma.h>
+#include <linux/dma-buf.h>
 #include <linux/dma-map-ops.h>
 #include <linux/dma-mapping.h>
 #include <linux/scatterlist.h>
 #include <linux/seq_file.h>
+#include <uapi/linux/dev_cgroup.h>
 
 #include "../../kernel/cgroup/dev/src/core/glue.h"

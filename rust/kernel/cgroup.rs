@@ -3,7 +3,7 @@
 //! Control groups: references on a controller's per-cgroup state.
 //!
 //! A controller keeps one `struct cgroup_subsys_state` (css) per cgroup in
-//! which it is enabled. A css is reference counted: [`ARef<Css>`] owns one
+//! which it is enabled. A css is reference counted: [`ARef<Css>`](crate::types::ARef) owns one
 //! reference, `&Css` borrows someone else's. The parent of a css is pinned
 //! by its children, so borrowing it for as long as the child is borrowed is
 //! sound. Walking children and descendants takes an RCU read-side section
@@ -16,7 +16,8 @@
 //! adds [`dev`] for its own C side.
 
 use crate::bindings;
-use crate::types::{ARef, AlwaysRefCounted, Opaque};
+use crate::error::{code, Error, Result};
+use crate::types::{AlwaysRefCounted, Opaque};
 use core::ptr::{self, NonNull};
 
 #[cfg(CONFIG_CGROUP_DEV)]
@@ -110,22 +111,42 @@ impl Css {
         (!parent.is_null()).then(|| unsafe { Css::from_raw(parent) })
     }
 
-    /// A reference of our own, unless the css is being destroyed (its
-    /// cgroup was removed and the last reference may be gone soon).
-    #[inline]
-    pub fn try_get(&self) -> Option<ARef<Css>> {
-        // SAFETY: `self` is live (type invariant).
-        if unsafe { bindings::css_tryget(self.as_raw()) } {
-            // SAFETY: the reference the tryget took is now the `ARef`'s.
-            Some(unsafe { ARef::from_raw(NonNull::from(self)) })
-        } else {
-            None
+    /// The path of this css's cgroup as the current task sees it (from the
+    /// root of its cgroup namespace), written into `buf`; `ENAMETOOLONG` if
+    /// it does not fit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(CONFIG_CGROUP_DEV)]
+    /// # {
+    /// let root = kernel::cgroup::dev::charged_css().ok_or(kernel::error::code::ENODEV)?;
+    /// let mut buf = [0u8; 16];
+    /// assert_eq!(root.path(&mut buf)?, "/");
+    /// # }
+    /// # Ok::<(), kernel::error::Error>(())
+    /// ```
+    pub fn path<'b>(&self, buf: &'b mut [u8]) -> Result<&'b str> {
+        // SAFETY: `self` is live (type invariant): so is its cgroup, and
+        // `cgroup_path_ns` writes at most `buf.len()` bytes, NUL included.
+        let len = unsafe {
+            bindings::cgroup_path_ns(
+                (*self.as_raw()).cgroup,
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                bindings::current_cgroup_ns(),
+            )
+        };
+        let len = usize::try_from(len).map_err(|_| Error::from_errno(len))?;
+        if len >= buf.len() {
+            return Err(Error::from_errno(-(bindings::ENAMETOOLONG as i32)));
         }
+        core::str::from_utf8(&buf[..len]).map_err(|_| code::EINVAL)
     }
 
-    /// Calls `f` with each child's css that can still be referenced.
-    ///
-    /// The walk runs in an RCU read-side section: `f` must not sleep.
+    /// Calls `f` with each child's css that can still be referenced (a
+    /// removed cgroup's css too, until its last reference is gone). `f` may
+    /// sleep.
     ///
     /// # Examples
     ///
@@ -151,9 +172,7 @@ impl Css {
     }
 
     /// Calls `f` with this css and each descendant's that can still be
-    /// referenced, every parent before its children.
-    ///
-    /// The walk runs in an RCU read-side section: `f` must not sleep.
+    /// referenced, every parent before its children. `f` may sleep.
     pub fn for_each_descendant_pre(&self, f: impl FnMut(&Css)) {
         self.walk(
             |pos, root| {
@@ -165,9 +184,7 @@ impl Css {
     }
 
     /// Calls `f` with this css and each descendant's that can still be
-    /// referenced, every child before its parent.
-    ///
-    /// The walk runs in an RCU read-side section: `f` must not sleep.
+    /// referenced, every child before its parent. `f` may sleep.
     ///
     /// # Examples
     ///
@@ -199,7 +216,8 @@ impl Css {
     }
 
     /// Drives one of cgroup core's css iterators (`next(pos, root)`) over
-    /// `self` in an RCU read-side section.
+    /// `self`: each step under RCU, `f` outside it, on a css referenced for
+    /// the call (the C pattern of `css_for_each_child()` users that sleep).
     fn walk(
         &self,
         next: impl Fn(
@@ -209,20 +227,29 @@ impl Css {
         mut f: impl FnMut(&Css),
     ) {
         let root = self.as_raw();
-        let _rcu = RcuReadLock::new();
+        let mut rcu = RcuReadLock::new();
         let mut pos = next(ptr::null_mut(), root);
         while !pos.is_null() {
-            // SAFETY: RCU keeps `pos` in memory until the section ends, and
-            // a tryget is allowed on it; it fails once the css is dying.
-            if unsafe { bindings::css_tryget(pos) } {
+            // SAFETY: RCU keeps `pos` in memory in this section, and a
+            // tryget is allowed on it; it fails once the count is zero.
+            let referenced = unsafe { bindings::css_tryget(pos) };
+            if referenced {
+                drop(rcu);
                 // SAFETY: we hold the reference the tryget took.
                 f(unsafe { Css::from_raw(pos) });
-                // SAFETY: the reference taken above, given up; RCU still
-                // keeps `pos` in memory for `next`.
-                unsafe { bindings::css_put(pos) };
+                rcu = RcuReadLock::new();
             }
+            // `pos` is referenced, or RCU has kept it since it was found:
+            // the iterators accept a `pos` that was removed meanwhile.
+            let at = pos;
             pos = next(pos, root);
+            if referenced {
+                // SAFETY: the reference taken above; RCU keeps `at` in
+                // memory until the section ends, and it is not used again.
+                unsafe { bindings::css_put(at) };
+            }
         }
+        drop(rcu);
     }
 }
 

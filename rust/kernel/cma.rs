@@ -47,7 +47,8 @@ impl Cma {
     /// # {
     /// use kernel::cma::Cma;
     ///
-    /// // make test boots the KUnit kernel with cma=64M.
+    /// // This project's KUnit kernel boots with cma=64M, an area named
+    /// // "reserved" (make test).
     /// let area = Cma::dma_default().ok_or(kernel::error::code::ENODEV)?;
     /// assert_eq!(area.name().as_bytes(), b"reserved");
     /// assert_eq!(area.size(), 64 << 20);

@@ -135,8 +135,10 @@ impl<'a> Allocation<'a> {
     ///
     /// The arguments must describe an allocation made for `dev` as `kind`
     /// says, with the address and size the allocator returned and was asked
-    /// for, and it must stay live for `'a`, but if the caller calls
-    /// [`Allocation::free`], after which nobody may use the memory.
+    /// for, and it must stay live for `'a`. It may be freed only through
+    /// this value ([`Allocation::free`], at most once, since it consumes the
+    /// value): no other `Allocation` may describe it, and once it is freed
+    /// nobody may use the memory.
     pub unsafe fn from_raw(
         dev: &'a Device,
         cpu_addr: *mut c_void,

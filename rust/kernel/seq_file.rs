@@ -23,6 +23,11 @@ use core::fmt;
 pub struct SeqFile(Opaque<bindings::seq_file>);
 
 impl SeqFile {
+    /// The C `struct seq_file`.
+    pub fn as_raw(&self) -> *mut bindings::seq_file {
+        self.0.get()
+    }
+
     /// Borrows the seq_file at `ptr`.
     ///
     /// # Safety
@@ -48,7 +53,8 @@ impl SeqFile {
 ///     writeln!(out, " region.ram={bytes}")
 /// }
 /// # let mut buf = [0u8; 64];
-/// # // SAFETY: all-zero is a valid seq_file but for its buffer, set next.
+/// # // SAFETY: `seq_write` only uses `buf`, `size` and `count`: zeroes and
+/// # // the buffer set next make a seq_file it can write.
 /// # let mut raw: kernel::bindings::seq_file = unsafe { core::mem::zeroed() };
 /// # raw.buf = buf.as_mut_ptr().cast();
 /// # raw.size = buf.len();

@@ -33,8 +33,8 @@ same_signature! {
 ///
 /// # Safety
 ///
-/// `dev`, `cookie`, `dma_addr`, `sgt` and `size` must describe a live
-/// allocation so made.
+/// `dev` (NULL: no region), `cookie`, `dma_addr`, `sgt`, `size` and `attrs`
+/// must describe a live allocation so made.
 #[no_mangle]
 pub unsafe extern "C" fn dev_cgroup_dma_region(
     dev: *mut bindings::device,
@@ -44,6 +44,9 @@ pub unsafe extern "C" fn dev_cgroup_dma_region(
     size: u64,
     attrs: c_ulong,
 ) -> *mut bindings::dev_cgroup_region {
+    if dev.is_null() {
+        return core::ptr::null_mut();
+    }
     // SAFETY: the allocation's device, live for the call (caller).
     let dev = unsafe { Device::as_ref(dev) };
     let kind = if sgt.is_null() {

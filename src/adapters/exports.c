@@ -18,3 +18,6 @@ EXPORT_SYMBOL_GPL(dev_cgroup_drm_gem_dma_uncharge);
 EXPORT_SYMBOL_GPL(dev_cgroup_drm_register_region);
 EXPORT_SYMBOL_GPL(dev_cgroup_ttm_charge);
 EXPORT_SYMBOL_GPL(dev_cgroup_ttm_uncharge);
+#ifdef CONFIG_DMA_SHARED_BUFFER
+EXPORT_SYMBOL_GPL(dev_cgroup_dma_buf_export);
+#endif

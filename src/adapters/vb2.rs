@@ -34,6 +34,7 @@ use core::ffi::c_void;
 mod ffi_check;
 
 use kernel::bindings;
+use kernel::c_str;
 use kernel::cgroup::dev::buffer::{dma_cost, BufferCharge, Consumer, Region};
 use kernel::device::Device;
 use kernel::dma::{Allocation, Kind, SgTable};
@@ -101,8 +102,8 @@ pub unsafe extern "C" fn dev_cgroup_vb2_charge_dma_contig(
 ///
 /// # Safety
 ///
-/// `record` must be valid for writes and hold no live charge; `sgt` must be a
-/// valid table of the buffer's pages.
+/// `record` must be valid for writes and hold no live charge; `sgt` must be
+/// NULL or a valid table of the buffer's pages.
 #[no_mangle]
 pub unsafe extern "C" fn dev_cgroup_vb2_charge_sg(
     record: Record,
@@ -111,9 +112,13 @@ pub unsafe extern "C" fn dev_cgroup_vb2_charge_sg(
 ) -> c_int {
     // SAFETY: the buffer's empty record, ours for the call (caller).
     let record = unsafe { BufferCharge::from_raw(record) };
-    // SAFETY: the buffer's table, live for the call (caller).
-    let sgt = unsafe { SgTable::from_raw(sgt) };
-    charge(record, Region::of_sg_table(sgt), size)
+    let region = if sgt.is_null() {
+        Region::unclassified(c_str!("a buffer without a table"))
+    } else {
+        // SAFETY: the buffer's table, live for the call (caller).
+        Region::of_sg_table(unsafe { SgTable::from_raw(sgt) })
+    };
+    charge(record, region, size)
 }
 
 /// Charges a vmalloc buffer starting at `vaddr`.

@@ -11,17 +11,21 @@
 //! together, at the start of `.text`: there they never straddle a page,
 //! which under QEMU's TCG costs a translation-block lookup per call.
 
-use core::ptr;
+use core::fmt::Write;
+use core::marker::PhantomData;
+use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::bindings;
 use kernel::ffi::{c_char, c_int, c_uint};
+use kernel::cgroup::dev::buffer::eopnotsupp;
 use kernel::prelude::*;
+use kernel::seq_file::SeqFile;
 use kernel::str::CStr;
 use kernel::sync::{Arc, ArcBorrow};
 
 use crate::logic::counter;
 use crate::pool::{self, ChargeError, Fast, Pool, PoolHandle};
-use crate::registry::{self, Device, HeldRegion, Region, RegionDesc};
+use crate::registry::{self, Device, HeldRegion, Region, RegionDesc, Registry};
 use crate::DevCss;
 use kernel::types::ARef;
 
@@ -44,6 +48,8 @@ same_signature! {
     dev_cgroup_pool_put: unsafe extern "C" fn(PoolHandle);
     dev_cgroup_charge_buffer: unsafe extern "C" fn(*mut bindings::dev_cgroup_charge, RegionHandle, u64, bindings::dev_cgroup_consumer) -> c_int;
     dev_cgroup_uncharge_buffer: unsafe extern "C" fn(*mut bindings::dev_cgroup_charge);
+    dev_cgroup_charge_take: unsafe extern "C" fn(*mut bindings::dev_cgroup_charge, *mut u64) -> c_int;
+    dev_cgroup_charge_show: unsafe extern "C" fn(*mut bindings::dev_cgroup_charge, *mut bindings::seq_file);
 }
 
 /// Most regions a device may register in one call.
@@ -181,8 +187,8 @@ pub(crate) unsafe extern "C" fn dev_cgroup_device_put(dev: DeviceHandle) {
 }
 
 /// The out-parameters of a charge entry point, checked and cleared:
-/// `ret_pool` (required) and `ret_limit_pool` (optional), or `None` if
-/// `ret_pool` is NULL.
+/// `ret_pool` (required) and `ret_limit_pool` (optional; ignored if it is
+/// `ret_pool` itself), or `None` if `ret_pool` is NULL.
 ///
 /// # Safety
 ///
@@ -192,7 +198,14 @@ unsafe fn outputs<'a>(
     ret_pool: *mut PoolHandle,
     ret_limit_pool: *mut PoolHandle,
 ) -> Option<(&'a mut PoolHandle, Option<&'a mut PoolHandle>)> {
-    // SAFETY: NULL or writable for `'a` (caller).
+    // One location passed for both would make two `&mut` to it: then there
+    // is no limit slot.
+    let ret_limit_pool = if ptr::eq(ret_pool, ret_limit_pool) {
+        ptr::null_mut()
+    } else {
+        ret_limit_pool
+    };
+    // SAFETY: NULL or writable for `'a` (caller), and not `ret_pool`.
     let limit = unsafe { ret_limit_pool.as_mut() }.map(|limit| {
         *limit = ptr::null_mut();
         limit
@@ -759,4 +772,170 @@ pub(crate) unsafe extern "C" fn dev_cgroup_uncharge_buffer(
     let size = unsafe { (*record).size };
     // SAFETY: a non-NULL pool in a record is a charge's reference, taken once by the swap.
     unsafe { dev_cgroup_uncharge(pool, size) };
+}
+
+/// The pool slot and size of a charge record.
+///
+/// # Safety
+///
+/// `record` must point to a record whose buffer stays alive for `'a`.
+unsafe fn record_parts<'a>(
+    record: *mut bindings::dev_cgroup_charge,
+) -> (&'a AtomicPtr<bindings::dev_cgroup_pool>, u64) {
+    // SAFETY: valid and aligned for `'a` (caller). Once the buffer is
+    // published its `pool` is only written atomically: swapped out by
+    // `dev_cgroup_uncharge_buffer`, replaced by a take.
+    let slot = unsafe { AtomicPtr::from_ptr(&raw mut (*record).pool) };
+    // SAFETY: written with the charge, before the buffer was published, and
+    // never changed by a take (same size).
+    (slot, unsafe { (*record).size })
+}
+
+/// Moves the charge `record` holds to the current task's cgroup: charged
+/// there first, under its limits, then uncharged from the previous payer.
+/// 0 with the bytes in `*ret_bytes`, or `-ENOMEM` (a limit: counted,
+/// nothing changed), `-EOPNOTSUPP` (no charge), `-ENODEV` (the region is
+/// going away), `-EINVAL`.
+///
+/// # Safety
+///
+/// `record` must be NULL or a charge record whose buffer stays alive for
+/// the call (its dma-buf's file is held), and `ret_bytes` NULL or writable.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn dev_cgroup_charge_take(
+    record: *mut bindings::dev_cgroup_charge,
+    ret_bytes: *mut u64,
+) -> c_int {
+    // SAFETY: NULL or writable (caller).
+    let (false, Some(ret_bytes)) = (record.is_null(), unsafe { ret_bytes.as_mut() }) else {
+        return EINVAL.to_errno();
+    };
+    // SAFETY: a record whose buffer lives for the call (caller).
+    let (slot, size) = unsafe { record_parts(record) };
+    match take(slot, size) {
+        Ok(bytes) => {
+            *ret_bytes = bytes;
+            0
+        }
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// The old charge a take found, with the region's device held.
+struct Payer<'a> {
+    pool: NonNull<Pool>,
+    consumer: usize,
+    device: Arc<Device>,
+    _slot: PhantomData<&'a ()>,
+}
+
+impl<'a> Payer<'a> {
+    /// The charge in `slot`, which takes and payer reads serialise on
+    /// `registry.transfers` (held by the caller for `'a`).
+    fn of(registry: &Registry, slot: &'a AtomicPtr<bindings::dev_cgroup_pool>) -> Result<Self> {
+        let handle = slot.load(Ordering::Acquire);
+        if handle.is_null() {
+            return Err(eopnotsupp());
+        }
+        // SAFETY: the record's charge keeps its pool alive: the buffer is
+        // not released during the caller's call, and only takes, serialised
+        // by the lock the caller holds, replace the charge.
+        let (pool, consumer) = unsafe { Pool::from_handle(handle) };
+        // SAFETY: as above.
+        let region = unsafe { pool.as_ref() }.region();
+        let device = registry.holder_of(&region).ok_or(ENODEV)?;
+        Ok(Payer {
+            pool,
+            consumer,
+            device,
+            _slot: PhantomData,
+        })
+    }
+
+    fn pool(&self) -> &Pool {
+        // SAFETY: alive while the record holds the charge, which `of`'s
+        // caller keeps for `'a`, the lifetime of `self`.
+        unsafe { self.pool.as_ref() }
+    }
+
+    /// The charged region, its device held by `self`.
+    fn region(&self) -> Option<HeldRegion<'_>> {
+        let region = self.pool().region();
+        self.device.regions().find(|r| ptr::eq(&**r, &*region))
+    }
+}
+
+/// [`dev_cgroup_charge_take`].
+fn take(slot: &AtomicPtr<bindings::dev_cgroup_pool>, size: u64) -> Result<u64> {
+    let registry = registry::get()?;
+    let _transfers = registry.transfers.lock();
+    let payer = Payer::of(registry, slot)?;
+    let region = payer.region().ok_or(ENODEV)?;
+    let css = DevCss::charged().ok_or(ENODEV)?;
+    // Its device is held, so the pool is in its cgroup's table: the css is
+    // alive (see `Pool::css`).
+    if ptr::eq(payer.pool().css(), &*css) {
+        return Ok(size);
+    }
+    let mut new = ptr::null_mut();
+    match charge_as_current(css, region, size, payer.consumer, &mut new, None) {
+        0 => {}
+        e if e == EAGAIN.to_errno() => return Err(ENOMEM),
+        e => return Err(Error::from_errno(e)),
+    }
+    slot.store(new, Ordering::Release);
+    // SAFETY: the record's old charge, ours now that the record holds the
+    // new one; the lock keeps other takes from seeing it.
+    if let Err(size) = unsafe { pool::uncharge(payer.pool, size, payer.consumer) } {
+        kernel::cgroup::dev::warn_underflow(size);
+    }
+    Ok(size)
+}
+
+/// Prints who pays for `record` into `m`: `dev_cgroup:\t<cgroup path>
+/// <device> region.<name>=<bytes>`, the path from the reader's cgroup
+/// namespace; nothing if the record holds no charge (or it cannot be told:
+/// the region is going away, no memory for the path).
+///
+/// # Safety
+///
+/// `record` must be NULL or a charge record whose buffer stays alive for
+/// the call; `m` NULL or the seq_file of the `show` call the caller is in.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn dev_cgroup_charge_show(
+    record: *mut bindings::dev_cgroup_charge,
+    m: *mut bindings::seq_file,
+) {
+    if record.is_null() || m.is_null() {
+        return;
+    }
+    // SAFETY: a record whose buffer lives for the call (caller).
+    let (slot, size) = unsafe { record_parts(record) };
+    // SAFETY: the seq_file of the caller's `show` call.
+    let out = unsafe { SeqFile::from_raw(m) };
+    let _ = show_payer(slot, size, out);
+}
+
+/// Most bytes of a cgroup path (`PATH_MAX`).
+const PATH_MAX: usize = 4096;
+
+/// [`dev_cgroup_charge_show`].
+fn show_payer(slot: &AtomicPtr<bindings::dev_cgroup_pool>, size: u64, mut out: &SeqFile) -> Result {
+    let mut path = KVec::from_elem(0u8, PATH_MAX, GFP_KERNEL)?;
+    let registry = registry::get()?;
+    let _transfers = registry.transfers.lock();
+    let payer = match Payer::of(registry, slot) {
+        Err(e) if e == eopnotsupp() => return Ok(()),
+        payer => payer?,
+    };
+    let region = payer.region().ok_or(ENODEV)?;
+    // The device is held: the css is alive (see `Pool::css`).
+    let path = payer.pool().css().css().path(&mut path)?;
+    writeln!(
+        out,
+        "dev_cgroup:\t{path} {} region.{}={size}",
+        payer.device.name(),
+        region.name()
+    )
+    .map_err(|_| EINVAL)
 }

@@ -113,7 +113,7 @@ impl Pool {
     ///
     /// Only for pools found through a [`HeldRegion`] or charged on one: their
     /// device is held, so they are in their table and the css is alive.
-    fn css(&self) -> &DevCss {
+    pub(crate) fn css(&self) -> &DevCss {
         // SAFETY: see above and the type invariant on `css`.
         unsafe { self.css.as_ref() }
     }

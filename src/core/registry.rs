@@ -181,6 +181,11 @@ pub(crate) struct RegionDesc<'a> {
 pub(crate) struct Registry {
     #[pin]
     devices: Mutex<KVec<Option<Arc<Device>>>>,
+    /// Serialises charge transfers (`api::take`) and the reads of a
+    /// record's payer, the only writers and readers of a live buffer's
+    /// record besides its allocator and its release.
+    #[pin]
+    pub(crate) transfers: Mutex<()>,
 }
 
 /// Set once, when cgroup_init() allocates the root css, and never freed.
@@ -193,7 +198,10 @@ pub(crate) fn init() -> Result {
         return Ok(());
     }
     let registry = KBox::pin_init(
-        pin_init!(Registry { devices <- new_mutex!(KVec::new(), "devcg_registry") }),
+        pin_init!(Registry {
+            devices <- new_mutex!(KVec::new(), "devcg_registry"),
+            transfers <- new_mutex!((), "devcg_transfers"),
+        }),
         GFP_KERNEL,
     )?;
     // SAFETY: the registry is leaked below and never moved or freed again.
@@ -218,6 +226,17 @@ impl Registry {
     ) -> R {
         let devices = self.devices.lock();
         f(&mut devices.iter().flatten())
+    }
+
+    /// The registered device that owns `region`, held, or `None` once it
+    /// is unregistered.
+    pub(crate) fn holder_of(&self, region: &Region) -> Option<Arc<Device>> {
+        let devices = self.devices.lock();
+        let holder = devices
+            .iter()
+            .flatten()
+            .find(|d| d.regions.iter().any(|r| ptr::eq(&**r, region)))?;
+        Some(holder.clone())
     }
 
     /// Registers a device. Names are validated and must be unique.

@@ -43,8 +43,9 @@ pub trait StateOps: Send + Sync + Sized + 'static {
 /// At most one type implements it: the one whose boxes `devcg_state_alloc`
 /// gives glue.c, so that every css of the controller carries a `Self`.
 /// Only [`dev_cgroup_state!`](crate::dev_cgroup_state) implements it,
-/// together with `devcg_state_alloc`: a second use defines that symbol
-/// again and fails to link.
+/// together with `devcg_state_alloc`, in built-in code only (the macro
+/// refuses to compile in a module, where a second definition of that
+/// symbol would not be caught): a second use fails to link.
 pub unsafe trait State: StateOps {}
 
 /// Declares the dev controller's per-cgroup state type, and defines the
@@ -56,6 +57,11 @@ pub unsafe trait State: StateOps {}
 #[macro_export]
 macro_rules! dev_cgroup_state {
     ($state:ty) => {
+        // A module's copy of `devcg_state_alloc` would not clash with the
+        // built-in one at link time, which the `State` contract relies on.
+        #[cfg(MODULE)]
+        ::core::compile_error!("dev_cgroup_state! is for the built-in controller only");
+
         // SAFETY: this also defines `devcg_state_alloc` below, which hands
         // glue.c only boxes of `$state`; a second `State` type would define
         // it again and fail to link.
@@ -136,7 +142,8 @@ pub unsafe fn state_free<T: State>(state: *mut c_void) {
 
 /// The css the current task's charges go to, referenced: its cgroup's, or
 /// the root's while a driver probes (see `dev_cgroup_probe_begin()`).
-/// `None` before the controller is set up.
+/// (cgroup core sets the controller up before any task can run this; a
+/// NULL from C is still turned into `None`.)
 ///
 /// # Examples
 ///
@@ -261,8 +268,8 @@ impl<T: State> DevCss<T> {
         self.0.parent().map(|p| unsafe { Self::from_css(p) })
     }
 
-    /// Calls `f` with each child's css that can still be referenced, in an
-    /// RCU read-side section (`f` must not sleep).
+    /// Calls `f` with each child's css that can still be referenced (see
+    /// [`Css::for_each_child`]); `f` may sleep.
     pub fn for_each_child(&self, mut f: impl FnMut(&Self)) {
         // SAFETY: the children of a dev css are dev csses.
         self.0
@@ -270,8 +277,7 @@ impl<T: State> DevCss<T> {
     }
 
     /// Calls `f` with this css and each descendant's that can still be
-    /// referenced, parents first, in an RCU read-side section (`f` must not
-    /// sleep).
+    /// referenced, parents first; `f` may sleep.
     pub fn for_each_descendant_pre(&self, mut f: impl FnMut(&Self)) {
         // SAFETY: the descendants of a dev css are dev csses.
         self.0

@@ -132,8 +132,7 @@ pub trait Node {
 ///
 /// # Invariants
 ///
-/// `None` at the root; otherwise the parent, which outlives every node
-/// linked to it. The tree keeps that by how nodes are freed (see the module
+/// `None` at the root; otherwise the parent, which outlives this link. The tree keeps that by how nodes are freed (see the module
 /// docs): a node is released only once its usage is gone, and a parent's
 /// usage holds every byte its children hold at every moment, charges in
 /// flight included, so a node that still charges or uncharges through its
@@ -157,8 +156,8 @@ impl<N> ParentLink<N> {
     ///
     /// # Safety
     ///
-    /// `parent` must outlive every node that holds this link, as the type's
-    /// invariant says.
+    /// `parent` must outlive the link (and so every node that holds it), as
+    /// the type's invariant says.
     pub unsafe fn new(parent: &N) -> Self {
         // INVARIANT: guaranteed by the caller.
         ParentLink(Some(NonNull::from(parent)))

@@ -15,11 +15,18 @@ use crate::cgroup::Css;
 use crate::cma::Cma;
 use crate::dma::{Allocation, Kind, SgTable};
 use crate::error::{from_err_ptr, to_result, Result};
+use crate::seq_file::SeqFile;
 use crate::str::CStr;
 use crate::types::Opaque;
 use core::ffi::c_void;
 use core::marker::PhantomData;
 use core::ptr::{self, NonNull};
+
+/// `EOPNOTSUPP`, which 6.12's `kernel::error::code` lacks: what a take
+/// returns for a buffer the controller did not charge.
+pub fn eopnotsupp() -> crate::error::Error {
+    crate::error::Error::from_errno(-(bindings::EOPNOTSUPP as i32))
+}
 
 /// The framework a charge is counted for in `dev.stat`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -151,7 +158,7 @@ impl Region {
     /// has one (taken before the device's mapping is looked at), the page
     /// behind the DMA address of a directly mapped device, else the pages
     /// the DMA API reports; unclassified if it can report none.
-    pub fn of_dma<'a>(alloc: &Allocation<'a>) -> Option<&'a Self> {
+    pub fn of_dma<'b>(alloc: &'b Allocation<'_>) -> Option<&'b Self> {
         let dev = alloc.device().as_raw();
         match alloc.kind() {
             Kind::Noncontiguous(sgt) => return Self::of_sg_table(sgt),
@@ -161,7 +168,8 @@ impl Region {
             Kind::Attrs(_) => {}
         }
         // SAFETY: a live `dma_alloc_attrs()` allocation of `dev`; a pool's
-        // region lives as long as any of its buffers, so for `'a`.
+        // region lives as long as any of its buffers, so for the borrow of
+        // `alloc` (which `free` would end).
         if let Some(pool) =
             unsafe { region(bindings::dev_cgroup_dma_pool_region(dev, alloc.cpu_addr())) }
         {
@@ -248,12 +256,13 @@ impl BufferCharge {
 
     /// Bytes this record holds charged (0 if none).
     pub fn charged_bytes(&self) -> u64 {
-        // SAFETY: a valid record, ours (type invariant).
-        let charge = unsafe { &*self.0.get() };
-        if charge.pool.is_null() {
+        let charge = self.0.get();
+        // SAFETY: a valid record (type invariant), its fields read in place.
+        let (pool, size) = unsafe { ((*charge).pool, (*charge).size) };
+        if pool.is_null() {
             0
         } else {
-            charge.size
+            size
         }
     }
 
@@ -296,7 +305,8 @@ impl BufferCharge {
     /// Charges `size` bytes of `region` to `owner`'s cgroup (the current
     /// task's if `None`), or, if it went offline, its nearest online
     /// ancestor's. On a refusal by a `dev.max`, `limit` (if given) receives
-    /// the limiting pool, referenced. Returns the controller's errno as is.
+    /// the limiting pool, referenced. Returns the controller's errno as is;
+    /// `EINVAL` if `owner` is not a css of the dev controller.
     pub fn charge_owner(
         &self,
         owner: Option<&Css>,
@@ -305,11 +315,19 @@ impl BufferCharge {
         consumer: Consumer,
         limit: Option<&mut LimitPoolSlot>,
     ) -> Result {
+        if let Some(owner) = owner {
+            // SAFETY: `owner` is live (`Css` invariant); `ss` is set at
+            // creation and never changes.
+            let ss = unsafe { (*owner.as_raw()).ss };
+            if !ptr::eq(ss, ptr::addr_of!(bindings::dev_cgrp_subsys)) {
+                return Err(crate::error::code::EINVAL);
+            }
+        }
         let mut pool: *mut bindings::dev_cgroup_pool = ptr::null_mut();
         let limit = limit.map_or(ptr::null_mut(), |slot| ptr::from_mut(&mut slot.0));
         // SAFETY: `owner` is NULL or referenced for the call (`Css`
-        // invariant) and a css of the dev controller (the only csses given
-        // to drivers); `region` is held; `pool` and `limit` are writable.
+        // invariant) and a css of the dev controller (checked above);
+        // `region` is held; `pool` and `limit` are writable.
         let ret = unsafe {
             bindings::dev_cgroup_try_charge_owner(
                 owner.map_or(ptr::null_mut(), Css::as_raw),
@@ -320,11 +338,49 @@ impl BufferCharge {
                 limit,
             )
         };
-        // SAFETY: a record of ours (type invariant).
-        let charge = unsafe { &mut *self.0.get() };
-        charge.pool = pool;
-        charge.size = if pool.is_null() { 0 } else { size };
+        let charge = self.0.get();
+        // SAFETY: a record of ours (type invariant), written in place.
+        unsafe {
+            (*charge).pool = pool;
+            (*charge).size = if pool.is_null() { 0 } else { size };
+        }
         to_result(ret)
+    }
+
+    /// Moves the charge to the current task's cgroup (see
+    /// `DEV_CGROUP_IOC_TAKE` in `<uapi/linux/dev_cgroup.h>`): the bytes now
+    /// charged to it. `ENOMEM` at a limit, with nothing changed;
+    /// `EOPNOTSUPP` if the record holds no charge; `ENODEV` if its region is
+    /// going away.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::cgroup::dev::buffer::{BufferCharge, Consumer, Region};
+    ///
+    /// let record = BufferCharge::new();
+    /// assert_eq!(record.take(), Err(kernel::cgroup::dev::buffer::eopnotsupp()));
+    /// record.charge(Region::system_ram(), 8192, Consumer::Other)?;
+    /// // Already charged to the caller's cgroup: nothing moves.
+    /// assert_eq!(record.take(), Ok(8192));
+    /// assert_eq!(record.charged_bytes(), 8192);
+    /// record.uncharge();
+    /// # Ok::<(), kernel::error::Error>(())
+    /// ```
+    pub fn take(&self) -> Result<u64> {
+        let mut bytes = 0;
+        // SAFETY: a record of ours (type invariant), whose buffer lives for
+        // the call; `bytes` is writable.
+        to_result(unsafe { bindings::dev_cgroup_charge_take(self.0.get(), &mut bytes) })?;
+        Ok(bytes)
+    }
+
+    /// Prints who pays for this record into `out` (the fdinfo line of a
+    /// dma-buf); nothing if it holds no charge.
+    pub fn show(&self, out: &SeqFile) {
+        // SAFETY: a record of ours (type invariant) and a seq_file the
+        // caller writes.
+        unsafe { bindings::dev_cgroup_charge_show(self.0.get(), out.as_raw()) }
     }
 
     /// Gives the charge back; does nothing if the record holds none.
@@ -396,7 +452,10 @@ impl Registration {
             bindings::dev_cgroup_register_device(
                 name.as_char_ptr(),
                 regions.as_ptr().cast(),
-                regions.len().try_into().unwrap_or(u32::MAX),
+                regions
+                    .len()
+                    .try_into()
+                    .map_err(|_| crate::error::code::EINVAL)?,
             )
         })?;
         // INVARIANT: registered just above, ours.
