@@ -176,6 +176,56 @@ static void prime_export_outlives_its_handle(struct kunit *test)
 }
 
 /*
+ * Charge transfer: a PRIME export of an object made in one cgroup is taken
+ * by a task of another (DEV_CGROUP_IOC_TAKE's core, as the dma-buf ioctl
+ * calls it): charged there, uncharged from the maker, the consumer kept;
+ * taking again changes nothing; the charge goes with the last reference.
+ */
+static void prime_export_taken_by_the_receiver(struct kunit *test)
+{
+	struct gem_dma_ctx *ctx = test->priv;
+	struct devcg_test_cg *maker = devcg_test_cg_create(test, NULL, "kunit_gem_dma_maker");
+	struct devcg_test_cg *receiver = devcg_test_cg_create(test, NULL, "kunit_gem_dma_receiver");
+	struct drm_mode_create_dumb args;
+	struct dma_buf *dmabuf;
+	u64 bytes = 0;
+	int ret;
+
+	KUNIT_ASSERT_EQ(test, create_dumb_in(test, maker, 256, 256, &args), 0);
+	dmabuf = drm_gem_prime_handle_to_dmabuf(ctx->drm, ctx->file, args.handle, O_RDWR);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(dmabuf));
+	/* The GEM DMA helper's PRIME export gave the dma-buf its record. */
+	KUNIT_ASSERT_NOT_NULL(test, dmabuf->devcg_charge);
+	KUNIT_EXPECT_EQ(test, usage(test, maker, "cma", "region.reserved"), (u64)SZ_256K);
+
+	devcg_test_enter(test, receiver);
+	ret = dev_cgroup_charge_take(dmabuf->devcg_charge, &bytes);
+	devcg_test_enter(test, NULL);
+	KUNIT_EXPECT_EQ(test, ret, 0);
+	KUNIT_EXPECT_EQ(test, bytes, (u64)SZ_256K);
+	KUNIT_EXPECT_EQ(test, usage(test, maker, "cma", "region.reserved"), 0ull);
+	KUNIT_EXPECT_EQ(test, usage(test, receiver, "cma", "region.reserved"), (u64)SZ_256K);
+	KUNIT_EXPECT_EQ(test, devcg_test_value(test, receiver->dentry, "dev.stat", "cma",
+					       "region.reserved.drm"), (u64)SZ_256K);
+
+	/* Taken again by the same cgroup: nothing moves. */
+	devcg_test_enter(test, receiver);
+	ret = dev_cgroup_charge_take(dmabuf->devcg_charge, &bytes);
+	devcg_test_enter(test, NULL);
+	KUNIT_EXPECT_EQ(test, ret, 0);
+	KUNIT_EXPECT_EQ(test, usage(test, receiver, "cma", "region.reserved"), (u64)SZ_256K);
+
+	KUNIT_EXPECT_EQ(test, drm_mode_destroy_dumb(ctx->drm, args.handle, ctx->file), 0);
+	KUNIT_EXPECT_EQ(test, usage(test, receiver, "cma", "region.reserved"), (u64)SZ_256K);
+	dma_buf_put(dmabuf);
+	flush_delayed_fput();
+	KUNIT_EXPECT_EQ(test, usage(test, receiver, "cma", "region.reserved"), 0ull);
+	KUNIT_EXPECT_EQ(test, usage(test, maker, "cma", "region.reserved"), 0ull);
+	devcg_test_cg_remove(test, receiver);
+	devcg_test_cg_remove(test, maker);
+}
+
+/*
  * 1.2 MiB from the page allocator (a 24-bit DMA mask keeps the CMA area out
  * of reach) is one block of order 9: 2 MiB are gone, and 2 MiB are charged.
  */
@@ -202,6 +252,7 @@ static struct kunit_case dev_cgroup_gem_dma_cases[] = {
 	KUNIT_CASE(closing_the_file_uncharges),
 	KUNIT_CASE(page_allocator_buffers_cost_their_whole_block),
 	KUNIT_CASE(prime_export_outlives_its_handle),
+	KUNIT_CASE(prime_export_taken_by_the_receiver),
 	{}
 };
 

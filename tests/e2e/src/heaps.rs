@@ -464,7 +464,7 @@ fn with_fd_message<R>(f: impl FnOnce(&mut libc::msghdr) -> R) -> R {
 }
 
 /// Sends `fd` over a unix socket with SCM_RIGHTS.
-fn send_fd(sock: RawFd, fd: RawFd) -> Result<(), i32> {
+pub(crate) fn send_fd(sock: RawFd, fd: RawFd) -> Result<(), i32> {
     with_fd_message(|msg| {
         // SAFETY: `msg` has room for one SCM_RIGHTS header and fd, filled as
         // cmsg(3) describes; its buffers live for the whole call.
@@ -483,7 +483,7 @@ fn send_fd(sock: RawFd, fd: RawFd) -> Result<(), i32> {
 }
 
 /// Receives one fd sent with [`send_fd`].
-fn recv_fd(sock: RawFd) -> Result<OwnedFd, String> {
+pub(crate) fn recv_fd(sock: RawFd) -> Result<OwnedFd, String> {
     with_fd_message(|msg| {
         // SAFETY: as in send_fd; the received fd is new and owned by us.
         unsafe {

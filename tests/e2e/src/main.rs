@@ -10,6 +10,7 @@ mod files;
 mod heaps;
 mod kms;
 mod robust;
+mod transfer;
 mod v4l2;
 
 use std::panic::{self, AssertUnwindSafe};
@@ -44,6 +45,7 @@ fn main() {
         tests.extend(heaps::tests());
         tests.extend(v4l2::tests());
         tests.extend(kms::tests());
+        tests.extend(transfer::tests());
         // Before robust: it takes vivid instance 0 away.
         tests.extend(faults::tests());
         tests.extend(robust::tests());

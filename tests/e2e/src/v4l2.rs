@@ -184,7 +184,7 @@ impl Capture {
     }
 
     /// `VIDIOC_EXPBUF` of buffer `index`: a dma-buf of it.
-    fn export(&self, index: u32) -> Result<File, String> {
+    pub(crate) fn export(&self, index: u32) -> Result<File, String> {
         let mut export = ExportBuffer {
             kind: BUF_TYPE_VIDEO_CAPTURE,
             index,
