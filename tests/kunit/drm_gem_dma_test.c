@@ -11,6 +11,7 @@
 #include <linux/dma-buf.h>
 #include <linux/dma-mapping.h>
 #include <linux/file.h>
+#include <linux/seq_file.h>
 #include <linux/sizes.h>
 
 #include <drm/drm_drv.h>
@@ -181,6 +182,15 @@ static void prime_export_outlives_its_handle(struct kunit *test)
  * calls it): charged there, uncharged from the maker, the consumer kept;
  * taking again changes nothing; the charge goes with the last reference.
  */
+/* What the dma-buf's fdinfo says about who pays, into @line. */
+static void payer_line(struct dma_buf *dmabuf, char *line, size_t len)
+{
+	struct seq_file m = { .buf = line, .size = len };
+
+	memset(line, 0, len);
+	dev_cgroup_dma_buf_show_fdinfo(&m, dmabuf);
+}
+
 static void prime_export_taken_by_the_receiver(struct kunit *test)
 {
 	struct gem_dma_ctx *ctx = test->priv;
@@ -188,6 +198,7 @@ static void prime_export_taken_by_the_receiver(struct kunit *test)
 	struct devcg_test_cg *receiver = devcg_test_cg_create(test, NULL, "kunit_gem_dma_receiver");
 	struct drm_mode_create_dumb args;
 	struct dma_buf *dmabuf;
+	char line[128];
 	u64 bytes = 0;
 	int ret;
 
@@ -197,6 +208,9 @@ static void prime_export_taken_by_the_receiver(struct kunit *test)
 	/* The GEM DMA helper's PRIME export gave the dma-buf its record. */
 	KUNIT_ASSERT_NOT_NULL(test, dmabuf->devcg_charge);
 	KUNIT_EXPECT_EQ(test, usage(test, maker, "cma", "region.reserved"), (u64)SZ_256K);
+	payer_line(dmabuf, line, sizeof(line));
+	KUNIT_EXPECT_STREQ(test, line,
+			   "dev_cgroup:\t/kunit_gem_dma_maker cma region.reserved=262144\n");
 
 	devcg_test_enter(test, receiver);
 	ret = dev_cgroup_charge_take(dmabuf->devcg_charge, &bytes);
@@ -207,6 +221,9 @@ static void prime_export_taken_by_the_receiver(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, usage(test, receiver, "cma", "region.reserved"), (u64)SZ_256K);
 	KUNIT_EXPECT_EQ(test, devcg_test_value(test, receiver->dentry, "dev.stat", "cma",
 					       "region.reserved.drm"), (u64)SZ_256K);
+	payer_line(dmabuf, line, sizeof(line));
+	KUNIT_EXPECT_STREQ(test, line,
+			   "dev_cgroup:\t/kunit_gem_dma_receiver cma region.reserved=262144\n");
 
 	/* Taken again by the same cgroup: nothing moves. */
 	devcg_test_enter(test, receiver);
