@@ -173,6 +173,10 @@ pub fn tests() -> Vec<Test> {
             name: "takes_racing_while_the_allocator_exits",
             run: takes_racing_while_the_allocator_exits,
         },
+        Test {
+            name: "take_of_an_uncharged_dma_buf_is_not_supported",
+            run: take_of_an_uncharged_dma_buf_is_not_supported,
+        },
     ]
 }
 
@@ -382,4 +386,65 @@ fn takes_racing_while_the_allocator_exits() -> TestResult {
         SYSTEM.expect(&cg.path, "dev.current", "", 0)?;
     }
     SYSTEM.expect(&parent.path, "dev.current", "", 0)
+}
+
+/// `_IOW('u', 0x42, struct udmabuf_create)` from `<linux/udmabuf.h>`.
+const UDMABUF_CREATE: libc::c_ulong = 0x4018_7542;
+
+#[repr(C)]
+struct UdmabufCreate {
+    memfd: u32,
+    flags: u32,
+    offset: u64,
+    size: u64,
+}
+
+/// A dma-buf of `size` bytes of a memfd, made by udmabuf, an exporter that
+/// charges nothing.
+fn udmabuf(size: u64) -> Result<OwnedFd, String> {
+    // SAFETY: a NUL-terminated name; the flags are valid.
+    let memfd = unsafe { libc::memfd_create(c"devcg-udmabuf".as_ptr(), libc::MFD_ALLOW_SEALING) };
+    ensure(memfd >= 0, || format!("memfd_create: errno {}", errno()))?;
+    // SAFETY: memfd_create() returned a new fd that we own.
+    let memfd = unsafe { OwnedFd::from_raw_fd(memfd) };
+    // SAFETY: plain system calls on our fd.
+    let sealed = unsafe {
+        libc::ftruncate(memfd.as_raw_fd(), size as libc::off_t) == 0
+            && libc::fcntl(memfd.as_raw_fd(), libc::F_ADD_SEALS, libc::F_SEAL_SHRINK) == 0
+    };
+    ensure(sealed, || format!("memfd size/seal: errno {}", errno()))?;
+    let dev = fs::File::open("/dev/udmabuf").map_err(|e| format!("/dev/udmabuf: {e}"))?;
+    let mut create = UdmabufCreate {
+        memfd: memfd.as_raw_fd() as u32,
+        flags: 0x01, // UDMABUF_FLAGS_CLOEXEC
+        offset: 0,
+        size,
+    };
+    // SAFETY: `create` is the ioctl's argument structure, valid for the call.
+    let fd = unsafe { libc::ioctl(dev.as_raw_fd(), UDMABUF_CREATE, &mut create) };
+    ensure(fd >= 0, || format!("UDMABUF_CREATE: errno {}", errno()))?;
+    // SAFETY: the ioctl returned a new dma-buf fd that we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// A dma-buf the controller did not charge (udmabuf's) cannot be taken:
+/// `EOPNOTSUPP`, nothing charged anywhere, and no payer in its fdinfo.
+fn take_of_an_uncharged_dma_buf_is_not_supported() -> TestResult {
+    enable_dev(ROOT)?;
+    let cg = Cgroup::new(ROOT, "transfer_udmabuf")?;
+    let buffer = udmabuf(64 * 1024)?;
+    ensure(payer(&buffer)?.is_none(), || {
+        "an uncharged dma-buf names a payer".into()
+    })?;
+    {
+        let _inside = Inside::new(&cg.path)?;
+        ensure(take(&buffer) == Err(libc::EOPNOTSUPP), || {
+            format!(
+                "take of a udmabuf: expected EOPNOTSUPP, got {:?}",
+                take(&buffer)
+            )
+        })?;
+    }
+    SYSTEM.expect(&cg.path, "dev.current", "", 0)?;
+    CMA.expect(&cg.path, "dev.current", "", 0)
 }
