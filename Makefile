@@ -23,7 +23,7 @@ build:
 	@scripts/initramfs.sh
 
 run: build
-	@scripts/vm-run.sh tests/e2e/demo.sh
+	@VM_HIDE_KERNEL=1 scripts/vm-run.sh tests/e2e/demo.sh
 
 test:
 	@scripts/test.sh
