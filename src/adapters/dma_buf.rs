@@ -25,9 +25,9 @@
 mod ffi_check;
 
 use kernel::bindings;
+use kernel::cgroup::dev::buffer::eopnotsupp;
 use kernel::dma_buf::DmaBuf;
 use kernel::ffi::c_long;
-use kernel::cgroup::dev::buffer::eopnotsupp;
 use kernel::prelude::*;
 use kernel::seq_file::SeqFile;
 use kernel::uaccess::{UserPtr, UserSlice};
@@ -71,12 +71,14 @@ fn take(dmabuf: &DmaBuf, arg: UserPtr) -> Result {
         return Err(EINVAL);
     }
     let record = dmabuf.charge_record().ok_or_else(eopnotsupp)?;
+    let bytes_out = || UserSlice::new(arg + TAKE_BYTES, TAKE_SIZE - TAKE_BYTES).writer();
+    // `bytes` is written once before anything moves, so that an argument
+    // that cannot be written fails with EFAULT having changed nothing.
+    bytes_out().write(&0u64)?;
     let bytes = record.take()?;
-    // A fault here leaves the take done: the caller can read dev.current,
-    // or take again, which changes nothing and reports the bytes.
-    UserSlice::new(arg + TAKE_BYTES, TAKE_SIZE - TAKE_BYTES)
-        .writer()
-        .write(&bytes)
+    // Only a concurrent unmapping can make this fail now; the take is done
+    // then, and taking again changes nothing and reports the bytes.
+    bytes_out().write(&bytes)
 }
 
 /// The dma-buf core's `DEV_CGROUP_IOC_TAKE`.

@@ -16,8 +16,8 @@ use core::marker::PhantomData;
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::bindings;
-use kernel::ffi::{c_char, c_int, c_uint};
 use kernel::cgroup::dev::buffer::eopnotsupp;
+use kernel::ffi::{c_char, c_int, c_uint};
 use kernel::prelude::*;
 use kernel::seq_file::SeqFile;
 use kernel::str::CStr;
@@ -764,8 +764,9 @@ pub(crate) unsafe extern "C" fn dev_cgroup_uncharge_buffer(
         return;
     }
     // SAFETY: `record` is valid and aligned (caller); once a record is filled,
-    // its `pool` is only written here, through this atomic swap, so a racing
-    // second release finds NULL instead of uncharging twice.
+    // its `pool` is only written atomically: here, through this swap, so a
+    // racing second release finds NULL instead of uncharging twice, and by
+    // a take (which cannot run once the release can).
     let pool = unsafe { AtomicPtr::from_ptr(&raw mut (*record).pool) }
         .swap(ptr::null_mut(), Ordering::AcqRel);
     // SAFETY: `size` was written with `pool`, before the buffer was published.
@@ -823,6 +824,7 @@ pub(crate) unsafe extern "C" fn dev_cgroup_charge_take(
 
 /// The old charge a take found, with the region's device held.
 struct Payer<'a> {
+    handle: PoolHandle,
     pool: NonNull<Pool>,
     consumer: usize,
     device: Arc<Device>,
@@ -845,6 +847,7 @@ impl<'a> Payer<'a> {
         let region = unsafe { pool.as_ref() }.region();
         let device = registry.holder_of(&region).ok_or(ENODEV)?;
         Ok(Payer {
+            handle,
             pool,
             consumer,
             device,
@@ -871,19 +874,35 @@ fn take(slot: &AtomicPtr<bindings::dev_cgroup_pool>, size: u64) -> Result<u64> {
     let _transfers = registry.transfers.lock();
     let payer = Payer::of(registry, slot)?;
     let region = payer.region().ok_or(ENODEV)?;
-    let css = DevCss::charged().ok_or(ENODEV)?;
+    // The caller's own cgroup, never a scope it runs in: a charge can only
+    // be pulled by its future payer.
+    let css = DevCss::of_current_task().ok_or(ENODEV)?;
     // Its device is held, so the pool is in its cgroup's table: the css is
     // alive (see `Pool::css`).
     if ptr::eq(payer.pool().css(), &*css) {
         return Ok(size);
     }
+    // A missing pool is made here, where allocations may sleep, rather
+    // than by the charge (which must not): a refusal below is then a limit,
+    // not a failed atomic allocation. If it fails, the charge tries again.
+    let _ = pool::get_or_create(&css, region, GFP_KERNEL);
     let mut new = ptr::null_mut();
     match charge_as_current(css, region, size, payer.consumer, &mut new, None) {
         0 => {}
         e if e == EAGAIN.to_errno() => return Err(ENOMEM),
         e => return Err(Error::from_errno(e)),
     }
-    slot.store(new, Ordering::Release);
+    // Only takes, serialised by the lock, replace a live record's charge,
+    // and nothing releases it while the caller holds the dma-buf; should an
+    // exporter break that, the record is left as it is found.
+    if slot
+        .compare_exchange(payer.handle, new, Ordering::AcqRel, Ordering::Acquire)
+        .is_err()
+    {
+        // SAFETY: the charge just made, held by nobody else.
+        unsafe { dev_cgroup_uncharge(new, size) };
+        return Err(eopnotsupp());
+    }
     // SAFETY: the record's old charge, ours now that the record holds the
     // new one; the lock keeps other takes from seeing it.
     if let Err(size) = unsafe { pool::uncharge(payer.pool, size, payer.consumer) } {

@@ -190,6 +190,15 @@ struct cgroup_subsys_state *devcg_current_css(void)
 	return devcg_charged_css();
 }
 
+/*
+ * The dev css of the current task's own cgroup, referenced, whatever scope
+ * it is in (a charge transfer charges the caller's own cgroup only).
+ */
+struct cgroup_subsys_state *devcg_task_css(void)
+{
+	return task_get_css(current, dev_cgrp_id);
+}
+
 /* The root's css, which is never freed; NULL before cgroup_init(). */
 struct cgroup_subsys_state *devcg_root_css(void)
 {

@@ -61,6 +61,7 @@ size_t devcg_pool_bytes(void);
 /* Implemented in glue.c, called by Rust (rust/kernel/cgroup/dev.rs). */
 struct cgroup_subsys_state *devcg_current_css(void);
 struct cgroup_subsys_state *devcg_root_css(void);
+struct cgroup_subsys_state *devcg_task_css(void);
 void devcg_warn_underflow(u64 size);
 
 #endif /* _DEVCG_GLUE_H */

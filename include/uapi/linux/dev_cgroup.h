@@ -11,8 +11,11 @@
  * import, or an exporter that does not charge), ENODEV (the buffer's region
  * is going away), EINVAL (flags not 0). A buffer already charged to the
  * caller's cgroup succeeds unchanged. Only the caller's own cgroup can be
- * charged: charges are pulled, never pushed. See
- * Documentation/admin-guide/cgroup-dev.rst.
+ * charged: charges are pulled, never pushed. The charge stays with the last
+ * taker for as long as any fd of the buffer is open, whoever holds it: take
+ * only buffers allocated on your behalf. @bytes is written (0) before
+ * anything moves, so an argument that cannot be written fails with EFAULT
+ * and changes nothing. See Documentation/admin-guide/cgroup-dev.rst.
  */
 #ifndef _UAPI_LINUX_DEV_CGROUP_H
 #define _UAPI_LINUX_DEV_CGROUP_H

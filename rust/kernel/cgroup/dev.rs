@@ -162,6 +162,16 @@ pub fn charged_css() -> Option<ARef<Css>> {
     Some(unsafe { ARef::from_raw(css.cast()) })
 }
 
+/// The css of the current task's own cgroup, referenced, ignoring any probe
+/// scope (see [`charged_css`]).
+#[inline]
+pub fn task_css() -> Option<ARef<Css>> {
+    // SAFETY: no preconditions; returns a referenced css.
+    let css = NonNull::new(unsafe { bindings::devcg_task_css() })?;
+    // SAFETY: the reference `devcg_task_css` took is now the `ARef`'s.
+    Some(unsafe { ARef::from_raw(css.cast()) })
+}
+
 /// A css of the dev controller, whose per-cgroup state is a `T`.
 ///
 /// # Invariants
@@ -230,6 +240,13 @@ impl<T: State> DevCss<T> {
     pub fn charged() -> Option<ARef<Self>> {
         // SAFETY: `devcg_current_css` returns css of the dev controller.
         charged_css().map(|css| unsafe { Self::from_owned_css(css) })
+    }
+
+    /// The css of the current task's own cgroup (see [`task_css`]).
+    #[inline]
+    pub fn of_current_task() -> Option<ARef<Self>> {
+        // SAFETY: `devcg_task_css` returns a css of the dev controller.
+        task_css().map(|css| unsafe { Self::from_owned_css(css) })
     }
 
     /// Calls `f` on every css of the controller that can be referenced,

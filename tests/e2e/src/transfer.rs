@@ -37,6 +37,31 @@ fn take_with(fd: RawFd, flags: u64) -> Result<u64, i32> {
     Ok(arg.bytes)
 }
 
+/// `DEV_CGROUP_IOC_TAKE` on `fd` with its argument (flags 0) in a read-only
+/// page: the errno (0 if it succeeded).
+fn take_into_read_only(fd: &impl AsRawFd) -> Result<i32, String> {
+    // SAFETY: a new anonymous mapping, zeroed, unmapped below.
+    let page = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_READ,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    ensure(page != libc::MAP_FAILED, || {
+        format!("mmap: errno {}", errno())
+    })?;
+    // SAFETY: `page` is readable and holds a zeroed argument.
+    let ret = unsafe { libc::ioctl(fd.as_raw_fd(), DEV_CGROUP_IOC_TAKE, page) };
+    let err = if ret < 0 { errno() } else { 0 };
+    // SAFETY: the mapping made above.
+    unsafe { libc::munmap(page, 4096) };
+    Ok(err)
+}
+
 fn take(fd: &impl AsRawFd) -> Result<u64, i32> {
     take_with(fd.as_raw_fd(), 0)
 }
@@ -217,6 +242,13 @@ fn take_pulls_heap_charges_into_the_receiver() -> TestResult {
     CMA.set_max(&b.path, &(3 * M).to_string())?;
     {
         let _inside = Inside::new(&b.path)?;
+        // An argument that cannot be written back: EFAULT, and nothing moved.
+        ensure(
+            take_into_read_only(&cma.buffers[0])? == libc::EFAULT,
+            || "a take with a read-only argument did not fail with EFAULT".into(),
+        )?;
+        CMA.expect(&b.path, "dev.current", "", 0)?;
+        expect_payer(&cma.buffers[0], &a.path, &CMA, M)?;
         for (i, buf) in cma.buffers[..3].iter().enumerate() {
             let bytes = take(buf).map_err(|e| format!("take of CMA buffer {i}: errno {e}"))?;
             ensure(bytes == M, || {

@@ -222,8 +222,9 @@ pub struct LimitPoolSlot(*mut bindings::dev_cgroup_pool);
 /// # Invariants
 ///
 /// The record is zeroed or was filled by this type's methods (or the C
-/// functions behind them), and only the current holder of `&BufferCharge`
-/// uses it while the borrow lasts.
+/// functions behind them). Once its buffer is shared, its `pool` is only
+/// read and written atomically (the controller's release swap and charge
+/// transfers, which it serialises); before, only its allocator writes it.
 #[repr(transparent)]
 pub struct BufferCharge(Opaque<bindings::dev_cgroup_charge>);
 
@@ -257,12 +258,16 @@ impl BufferCharge {
     /// Bytes this record holds charged (0 if none).
     pub fn charged_bytes(&self) -> u64 {
         let charge = self.0.get();
-        // SAFETY: a valid record (type invariant), its fields read in place.
-        let (pool, size) = unsafe { ((*charge).pool, (*charge).size) };
-        if pool.is_null() {
+        // SAFETY: a valid, aligned record (type invariant), whose `pool` is
+        // accessed atomically once shared.
+        let pool =
+            unsafe { core::sync::atomic::AtomicPtr::from_ptr(ptr::addr_of_mut!((*charge).pool)) };
+        if pool.load(core::sync::atomic::Ordering::Acquire).is_null() {
             0
         } else {
-            size
+            // SAFETY: as above; `size` is written with the charge and never
+            // changed by a transfer.
+            unsafe { (*charge).size }
         }
     }
 
