@@ -30,11 +30,13 @@
 
 use core::mem::{offset_of, size_of};
 use core::ptr::{self, NonNull};
-use core::sync::atomic::{AtomicPtr, Ordering};
+use core::sync::atomic::AtomicPtr;
 use kernel::bindings;
+use kernel::c_str;
+use kernel::new_mutex;
 use kernel::prelude::*;
-use kernel::sync::{Arc, ArcBorrow, Mutex, SpinLock};
-use kernel::{new_mutex, new_spinlock};
+use kernel::sync::slot_table::{SlotTable, Spare};
+use kernel::sync::{Arc, ArcBorrow, Mutex};
 
 use crate::logic::counter::{
     self, Counter, Node, ParentLink, Refusal, CLOSED_DETACHED, CLOSED_OFFLINE, NR_CONSUMERS,
@@ -198,40 +200,14 @@ fn release(pool: NonNull<Pool>, flags: u64) {
     }
 }
 
-/// A table of pools, indexed by region slot.
-struct SlotArray {
-    slots: KVec<AtomicPtr<Pool>>,
-    /// The array this one replaced, kept because lock-free readers may still
-    /// be reading it. Arrays grow by doubling, so the chain costs at most as
-    /// much as the current one.
-    previous: Option<KBox<SlotArray>>,
-}
-
-impl SlotArray {
-    fn chain(&self) -> impl Iterator<Item = &SlotArray> {
-        let mut next = Some(self);
-        core::iter::from_fn(move || {
-            let this = next?;
-            next = this.previous.as_deref();
-            Some(this)
-        })
-    }
-}
-
 /// The controller's state for one cgroup.
-///
-/// # Invariants
-///
-/// `slots` is null or a leaked `KBox<SlotArray>`, freed only by `drop`. Every
-/// non-null slot of the current array is a leaked `KBox<Pool>` of this cgroup
-/// for the region that owns the slot; older arrays hold a subset of those.
-#[pin_data(PinnedDrop)]
+#[pin_data]
 pub(crate) struct CgroupState {
-    slots: AtomicPtr<SlotArray>,
-    /// Serialises writers (creating pools, going offline, detaching); `true`
-    /// while the cgroup is online.
+    /// The cgroup's pools, by region slot. The writer lock serialises
+    /// creating pools, going offline and detaching; it guards `true` while
+    /// the cgroup is online.
     #[pin]
-    writer: SpinLock<bool>,
+    pools: SlotTable<Pool, bool>,
     /// `dev.peak` descriptors that were written to (see `peak`).
     #[pin]
     pub(crate) peak_watchers: Mutex<PeakWatchers>,
@@ -240,58 +216,34 @@ pub(crate) struct CgroupState {
 impl CgroupState {
     pub(crate) fn empty() -> impl PinInit<Self> {
         pin_init!(CgroupState {
-            slots: AtomicPtr::new(ptr::null_mut()),
-            writer <- new_spinlock!(true, "devcg_pool_table"),
+            pools <- SlotTable::new(true, c_str!("devcg_pool_table"), kernel::static_lock_class!()),
             peak_watchers <- new_mutex!(PeakWatchers::new(), "devcg_peak_watchers"),
         })
-    }
-
-    #[inline(always)]
-    fn array(&self) -> Option<&SlotArray> {
-        // SAFETY: published arrays are freed only when `self` is (invariant).
-        unsafe { self.slots.load(Ordering::Acquire).as_ref() }
     }
 
     /// This cgroup's pool for `region`, if it has one. Lock-free.
     #[inline(always)]
     pub(crate) fn pool<'a>(&'a self, region: HeldRegion<'a>) -> Option<&'a Pool> {
-        let pool = self
-            .array()?
-            .slots
-            .get(region.slot())?
-            .load(Ordering::Acquire);
-        // SAFETY: a pool in the table is freed with `self` or when its device
-        // is dropped, which `region` rules out for `'a` (type invariants).
-        let pool = unsafe { pool.as_ref() }?;
+        // A pool leaves the table, to be freed later, only once its device
+        // is dropped, which `region` rules out for `'a` (see the module docs).
+        let pool = self.pools.get(region.slot())?;
         ptr::eq(&*pool.region, &*region).then_some(pool)
-    }
-
-    fn for_each_pool_locked(&self, f: &mut impl FnMut(&Pool)) {
-        let Some(array) = self.array() else { return };
-        for slot in array.slots.iter() {
-            // SAFETY: pools leave the table only under the writer lock, which
-            // the caller holds (invariant).
-            if let Some(pool) = unsafe { slot.load(Ordering::Acquire).as_ref() } {
-                f(pool);
-            }
-        }
     }
 
     /// How many pools this cgroup has (for the KUnit suite).
     #[cfg(CONFIG_CGROUP_DEV_KUNIT_TEST)]
     pub(crate) fn pool_count(&self) -> usize {
-        let _writer = self.writer.lock();
         let mut count = 0;
-        self.for_each_pool_locked(&mut |_| count += 1);
+        self.pools.lock().for_each(|_| count += 1);
         count
     }
 
     /// Takes the cgroup offline: resets its settings and closes its pools, so
     /// they take no more charges and the css lives as long as their charges.
     pub(crate) fn close_pools(&self) {
-        let mut online = self.writer.lock();
-        *online = false;
-        self.for_each_pool_locked(&mut |pool| {
+        let mut writer = self.pools.lock();
+        *writer = false;
+        writer.for_each(|pool| {
             pool.counter.reset_settings();
             // A reference for `release` to drop, now or from the uncharge
             // that empties the pool.
@@ -303,74 +255,16 @@ impl CgroupState {
         });
     }
 
-    /// Takes this cgroup's pool for `region` out of the table, if any.
+    /// Takes this cgroup's pool for `region` out of the table, if any: the
+    /// caller frees it by the close protocol.
     fn detach(&self, region: &Region) -> Option<NonNull<Pool>> {
-        let _writer = self.writer.lock();
-        let mut detached = None;
-        for array in self.array()?.chain() {
-            let Some(slot) = array.slots.get(region.slot()) else {
-                continue;
-            };
-            let pool = slot.load(Ordering::Relaxed);
-            // SAFETY: pools in the table are alive; we hold the writer lock.
-            if unsafe { pool.as_ref() }.is_some_and(|p| ptr::eq(&*p.region, region)) {
-                slot.store(ptr::null_mut(), Ordering::Relaxed);
-                detached = NonNull::new(pool);
-            }
-        }
-        detached
-    }
-
-    /// Publishes a copy of the table with room for `slot`, from `bigger`
-    /// (empty, with enough capacity). Called with the writer lock held.
-    fn grow(&self, mut bigger: KBox<SlotArray>, slot: usize) -> Result {
-        let current = self.slots.load(Ordering::Relaxed);
-        // SAFETY: writers hold the lock, so `current` is not being replaced.
-        if let Some(array) = unsafe { current.as_ref() } {
-            if array.slots.len() > slot {
-                return Ok(());
-            }
-            for entry in array.slots.iter() {
-                // Within the capacity `bigger` was allocated with: no allocation.
-                bigger
-                    .slots
-                    .push(AtomicPtr::new(entry.load(Ordering::Relaxed)), GFP_ATOMIC)?;
-            }
-        }
-        while bigger.slots.len() <= slot {
-            bigger
-                .slots
-                .push(AtomicPtr::new(ptr::null_mut()), GFP_ATOMIC)?;
-        }
-        // SAFETY: `current` is null or the leaked current array (invariant);
-        // `bigger` keeps it for readers that still see it.
-        bigger.previous = (!current.is_null()).then(|| unsafe { KBox::from_raw(current) });
-        self.slots.store(KBox::into_raw(bigger), Ordering::Release);
-        Ok(())
+        self.pools
+            .lock()
+            .take(region.slot(), |p| ptr::eq(&*p.region, region))
     }
 
     fn len(&self) -> usize {
-        self.array().map_or(0, |a| a.slots.len())
-    }
-}
-
-#[pinned_drop]
-impl PinnedDrop for CgroupState {
-    fn drop(self: Pin<&mut Self>) {
-        let current = self.slots.swap(ptr::null_mut(), Ordering::Acquire);
-        if current.is_null() {
-            return;
-        }
-        // SAFETY: the leaked current array, no longer reachable (invariant).
-        let array = unsafe { KBox::from_raw(current) };
-        for slot in array.slots.iter() {
-            let pool = slot.load(Ordering::Relaxed);
-            if !pool.is_null() {
-                // SAFETY: pools in the current array are leaked boxes owned by
-                // the table; `css_free` runs once every charge is uncharged.
-                drop(unsafe { KBox::from_raw(pool) });
-            }
-        }
+        self.pools.len()
     }
 }
 
@@ -404,7 +298,7 @@ pub(crate) fn get_or_create<'a>(
     }
     // An offline cgroup takes no new pool: say so before allocating any
     // (its charges go to an ancestor, which a caller may retry with).
-    if !*css.state().writer.lock() {
+    if !*css.state().pools.lock() {
         return Err(ENOENT);
     }
     let mut new = KVec::new();
@@ -420,7 +314,7 @@ pub(crate) struct NewPool<'a> {
     region: HeldRegion<'a>,
     pool: KBox<Pool>,
     /// A bigger table, if the cgroup's was too small when this was made.
-    bigger: Option<KBox<SlotArray>>,
+    bigger: Option<Spare<Pool>>,
 }
 
 /// Allocates the pools `css` and its ancestors miss for `region`, into
@@ -457,13 +351,7 @@ pub(crate) fn prepare<'a>(
         )?;
         let bigger = if c.state().len() <= slot {
             let capacity = (slot + 1).next_power_of_two().max(4);
-            Some(KBox::new(
-                SlotArray {
-                    slots: KVec::with_capacity(capacity, flags)?,
-                    previous: None,
-                },
-                flags,
-            )?)
+            Some(SlotTable::<Pool, bool>::spare(capacity, flags)?)
         } else {
             None
         };
@@ -498,25 +386,23 @@ pub(crate) fn publish(new: KVec<NewPool<'_>>) -> Result {
             Some(parent) => unsafe { ParentLink::new(parent.state().pool(region).ok_or(EINVAL)?) },
             None => ParentLink::root(),
         };
-        let state = css.state();
-        let online = state.writer.lock();
+        let mut writer = css.state().pools.lock();
         // Before growing: a table grown for a gone region or cgroup is waste.
         if region.is_dead() {
             return Err(ENODEV);
         }
-        if !*online {
+        if !*writer {
             return Err(ENOENT);
         }
         if let Some(bigger) = bigger {
-            state.grow(bigger, region.slot())?;
+            writer.grow(bigger, region.slot())?;
         }
-        let array = state.array().ok_or(EINVAL)?;
-        let entry = array.slots.get(region.slot()).ok_or(EINVAL)?;
-        if entry.load(Ordering::Relaxed).is_null() {
-            entry.store(KBox::into_raw(pool), Ordering::Release);
-        }
-        // Else someone else created it meanwhile: theirs stays, ours is
+        // If someone else created it meanwhile, theirs stays and ours is
         // dropped. (A slot only ever holds pools of the region that owns it.)
+        if writer.insert(region.slot(), pool).is_some() && css.state().pool(region).is_none() {
+            // No slot to put it in: `grow` would have made one.
+            return Err(EINVAL);
+        }
     }
     Ok(())
 }
