@@ -9,6 +9,7 @@
 LINKS=(
 	". kernel/cgroup/dev"
 	"include/linux/cgroup_dev.h include/linux/cgroup_dev.h"
+	"include/linux/cgroup_dmem.h include/linux/cgroup_dmem.h"
 	"include/uapi/linux/dev_cgroup.h include/uapi/linux/dev_cgroup.h"
 	"Documentation/admin-guide/cgroup-dev.rst Documentation/admin-guide/cgroup-dev.rst"
 	"Documentation/driver-api/cgroup-dev.rst Documentation/driver-api/cgroup-dev.rst"
