@@ -155,6 +155,10 @@ fn root() -> &'static Path {
 pub fn tests() -> Vec<Test> {
     vec![
         Test {
+            name: "memory_and_dev_on_the_same_subtree",
+            run: memory_and_dev_on_the_same_subtree,
+        },
+        Test {
             name: "heaps_present",
             run: heaps_present,
         },
@@ -785,4 +789,61 @@ pub fn bench_cli(args: &[String]) -> i32 {
     }
     println!("heap_{}_{size} {best}", heap.name);
     0
+}
+
+/// dev next to the memory controller, as on a distribution's system: both
+/// enabled on the same subtree, a cgroup limited by both. Heap buffers are
+/// charged to dev and refused at its limit; memory's files work alongside;
+/// everything goes back to zero.
+fn memory_and_dev_on_the_same_subtree() -> TestResult {
+    let heap = &CMA;
+    let controllers = cg::read(format!("{ROOT}/cgroup.controllers"))?;
+    for wanted in ["cpuset", "cpu", "io", "memory", "pids", "dev"] {
+        ensure(controllers.split_whitespace().any(|c| c == wanted), || {
+            format!("cgroup.controllers lacks {wanted}: {controllers:?}")
+        })?;
+    }
+    set(
+        format!("{ROOT}/cgroup.subtree_control"),
+        "+memory +pids +dev",
+    )?;
+    let parent = Cgroup::new(ROOT, "with_memory")?;
+    set(parent.file("cgroup.subtree_control"), "+memory +pids +dev")?;
+    let cg = Cgroup::new(&parent.path, "c")?;
+    let enabled = cg::read(parent.file("cgroup.subtree_control"))?;
+    ensure(
+        enabled.contains("memory") && enabled.contains("dev"),
+        || format!("subtree_control is {enabled:?}"),
+    )?;
+    set(cg.file("memory.max"), "256M")?;
+    set(cg.file("pids.max"), "64")?;
+    heap.set_max(&cg.path, "8M")?;
+    let buffers = {
+        let _inside = Inside::new(&cg.path)?;
+        let mut buffers = Vec::new();
+        for _ in 0..4 {
+            buffers.push(heap.must_alloc(2 * M)?);
+        }
+        ensure(heap.alloc(2 * M).err() == Some(ENOMEM), || {
+            "a fifth 2 MiB buffer was not refused at dev.max".into()
+        })?;
+        buffers
+    };
+    heap.expect(&cg.path, "dev.current", "", 8 * M)?;
+    heap.expect(&parent.path, "dev.current", "", 8 * M)?;
+    heap.expect(&cg.path, "dev.events", ".max", 1)?;
+    let memory: u64 = cg::read(cg.file("memory.current"))?
+        .trim()
+        .parse()
+        .map_err(|e| format!("memory.current: {e}"))?;
+    ensure(memory < 256 * M, || {
+        format!("memory.current {memory} above memory.max")
+    })?;
+    let oom = cg::read(cg.file("memory.events"))?;
+    ensure(oom.lines().any(|l| l == "oom 0"), || {
+        format!("memory.events: {oom:?}")
+    })?;
+    drop(buffers);
+    heap.expect(&cg.path, "dev.current", "", 0)?;
+    heap.expect(&parent.path, "dev.current", "", 0)
 }
