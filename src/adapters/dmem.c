@@ -58,6 +58,16 @@ struct dmem_cgroup_region *dmem_cgroup_register_region(u64 size, const char *nam
 	}
 	/* The controller copies both names. */
 	dev = dev_cgroup_register_device(name, &desc, 1);
+	if (PTR_ERR_OR_ZERO(dev) == -EEXIST && desc.name == slash + 1) {
+		/*
+		 * A second region of the same device ("vram1" after "vram0"):
+		 * a device of the controller has its regions fixed at
+		 * registration, so this one is a device of its own, named in
+		 * full ("drm/0000:03:00.0/vram1", region "vram1").
+		 */
+		*slash = '/';
+		dev = dev_cgroup_register_device(name, &desc, 1);
+	}
 	kfree(name);
 	if (IS_ERR(dev)) {
 		kfree(dmem);
@@ -70,8 +80,10 @@ struct dmem_cgroup_region *dmem_cgroup_register_region(u64 size, const char *nam
 EXPORT_SYMBOL_GPL(dmem_cgroup_register_region);
 
 /*
- * As mainline: new charges fail with -ENODEV, charges alive are uncharged
- * normally, pool states still held stay valid until put.
+ * As in mainline, @region is not used again by the caller. Charges alive are
+ * uncharged normally (dmem_cgroup_uncharge()), limiting pools held are put
+ * (dmem_cgroup_pool_state_put()); a charge racing this call fails with
+ * -ENODEV.
  */
 void dmem_cgroup_unregister_region(struct dmem_cgroup_region *region)
 {
@@ -92,7 +104,8 @@ int dmem_cgroup_try_charge(struct dmem_cgroup_region *region, u64 size,
 	*ret_pool = NULL;
 	if (ret_limit_pool)
 		*ret_limit_pool = NULL;
-	if (!region)
+	/* Nothing to account, as mainline: success with no pool. */
+	if (!region || !size)
 		return 0;
 	ret = dev_cgroup_try_charge(region->region, size, DEV_CGROUP_CONSUMER_DRM, &pool,
 				    ret_limit_pool ? &limit : NULL);

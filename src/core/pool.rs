@@ -224,9 +224,11 @@ impl CgroupState {
     /// This cgroup's pool for `region`, if it has one. Lock-free.
     #[inline(always)]
     pub(crate) fn pool<'a>(&'a self, region: HeldRegion<'a>) -> Option<&'a Pool> {
-        // A pool leaves the table, to be freed later, only once its device
-        // is dropped, which `region` rules out for `'a` (see the module docs).
-        let pool = self.pools.get(region.slot())?;
+        // SAFETY: a pool leaves the table (`detach`), to be freed later by
+        // the close protocol, only once its region's device is dropped,
+        // which `region` rules out for `'a` (see the module docs); before
+        // that, only `css_free` frees it, with the table.
+        let pool = unsafe { self.pools.get(region.slot()) }?;
         ptr::eq(&*pool.region, &*region).then_some(pool)
     }
 

@@ -67,6 +67,7 @@ static void mainline_driver_charges_is_limited_and_evicts(struct kunit *test)
 	struct devcg_test_cg *limited = devcg_test_cg_create(test, NULL, "kunit_dmem_limited");
 	struct devcg_test_cg *other = devcg_test_cg_create(test, NULL, "kunit_dmem_other");
 	struct dmem_cgroup_pool_state *limit = NULL;
+	struct dmem_cgroup_region *again;
 	struct mock_vram vram;
 	struct mock_bo a = {}, b = {}, c = {};
 	bool hit_low = false;
@@ -75,9 +76,16 @@ static void mainline_driver_charges_is_limited_and_evicts(struct kunit *test)
 	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(vram.region));
 	KUNIT_EXPECT_EQ(test, devcg_test_value(test, devcg_test_mnt->mnt_root, "dev.capacity",
 					       "drm/kunit-dmem:0", "region.vram0"), (u64)SZ_16M);
-	/* The same name again is refused. */
+	/*
+	 * The same name again is a device of its own, named in full (as a
+	 * second region of the device would be); a third time is refused.
+	 */
+	again = dmem_cgroup_register_region(SZ_1M, "drm/kunit-dmem:0/vram0");
+	KUNIT_EXPECT_FALSE(test, IS_ERR_OR_NULL(again));
 	KUNIT_EXPECT_EQ(test, PTR_ERR(dmem_cgroup_register_region(SZ_1M, "drm/kunit-dmem:0/vram0")),
 			(long)-EEXIST);
+	if (!IS_ERR_OR_NULL(again))
+		dmem_cgroup_unregister_region(again);
 	/* Nothing to account: no region. */
 	KUNIT_EXPECT_NULL(test, dmem_cgroup_register_region(0, "drm/kunit-dmem:1/vram0"));
 
@@ -116,7 +124,7 @@ static void mainline_driver_charges_is_limited_and_evicts(struct kunit *test)
 	 */
 	dmem_cgroup_unregister_region(vram.region);
 	vram.region = NULL;
-	KUNIT_EXPECT_EQ(test, vram_usage_listed(test, limited), false);
+	KUNIT_EXPECT_FALSE(test, vram_usage_listed(test, limited));
 	mock_bo_free(&b);
 	mock_bo_free(&c);
 	devcg_test_cg_remove(test, other);
@@ -138,7 +146,38 @@ static void names_without_a_region_and_null_regions(struct kunit *test)
 	KUNIT_EXPECT_NULL(test, limit);
 }
 
+/*
+ * Two regions of one device, as xe registers vram0 and vram1 per tile: the
+ * first is region vram0 of device drm/kunit-dmem:2, the second a device of
+ * its own named in full; both charge. A zero-size charge accounts nothing.
+ */
+static void two_regions_of_one_device(struct kunit *test)
+{
+	struct dmem_cgroup_region *vram0, *vram1;
+	struct dmem_cgroup_pool_state *pool = NULL;
+	struct dentry *root = devcg_test_mnt->mnt_root;
+
+	vram0 = dmem_cgroup_register_region(SZ_8M, "drm/kunit-dmem:2/vram0");
+	vram1 = dmem_cgroup_register_region(SZ_4M, "drm/kunit-dmem:2/vram1");
+	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(vram0));
+	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(vram1));
+	KUNIT_EXPECT_EQ(test, devcg_test_value(test, root, "dev.capacity", "drm/kunit-dmem:2",
+					       "region.vram0"), (u64)SZ_8M);
+	KUNIT_EXPECT_EQ(test, devcg_test_value(test, root, "dev.capacity", "drm/kunit-dmem:2/vram1",
+					       "region.vram1"), (u64)SZ_4M);
+	KUNIT_EXPECT_EQ(test, dmem_cgroup_try_charge(vram1, SZ_1M, &pool, NULL), 0);
+	KUNIT_EXPECT_NOT_NULL(test, pool);
+	KUNIT_EXPECT_EQ(test, devcg_test_value(test, root, "dev.current", "drm/kunit-dmem:2/vram1",
+					       "region.vram1"), (u64)SZ_1M);
+	dmem_cgroup_uncharge(pool, SZ_1M);
+	KUNIT_EXPECT_EQ(test, dmem_cgroup_try_charge(vram0, 0, &pool, NULL), 0);
+	KUNIT_EXPECT_NULL(test, pool);
+	dmem_cgroup_unregister_region(vram1);
+	dmem_cgroup_unregister_region(vram0);
+}
+
 static struct kunit_case dev_cgroup_dmem_cases[] = {
+	KUNIT_CASE(two_regions_of_one_device),
 	KUNIT_CASE(mainline_driver_charges_is_limited_and_evicts),
 	KUNIT_CASE(names_without_a_region_and_null_regions),
 	{}

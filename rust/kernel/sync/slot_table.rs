@@ -7,9 +7,10 @@
 //!
 //! Writers are serialised by a spin lock that also guards a value of the
 //! user's. Growing publishes a copy of the slot array and keeps the old one
-//! until the table is dropped, since readers may still be reading it: the
-//! arrays double, so all of them together cost at most twice the current
-//! one. Nothing that was ever published is freed before the table is,
+//! until the table is dropped, since readers may still be reading it: each
+//! array is filled to its capacity, which callers double (see
+//! [`SlotTable::spare`]), so all of them together cost at most twice the
+//! current one. Nothing that was ever published is freed before the table is,
 //! except an entry its owner took out ([`Writer::take`]) and then freed by
 //! its own protocol.
 //!
@@ -18,8 +19,8 @@
 use crate::alloc::{Flags, KBox, KVec};
 use crate::error::Result;
 use crate::init::PinInit;
-use crate::prelude::{pin_data, pinned_drop};
 use crate::pin_init;
+use crate::prelude::{pin_data, pinned_drop};
 use crate::sync::lock::{spinlock::SpinLockBackend, Guard};
 use crate::sync::{LockClassKey, SpinLock};
 use core::ptr::{self, NonNull};
@@ -82,9 +83,14 @@ impl<T, W> SlotTable<T, W> {
 
     /// The entry in `slot`, if any. No lock, no atomic read-modify-write.
     ///
-    /// The entry stays valid for as long as `self` is borrowed, unless a
-    /// writer takes it out ([`Writer::take`]), whose caller then answers
-    /// for its lifetime.
+    /// # Safety
+    ///
+    /// The entry must not be freed while the returned reference is used:
+    /// an entry is freed only with the table or by whoever took it out
+    /// ([`Writer::take`]), so the caller must know that no such taker frees
+    /// it meanwhile (the table's owner states how, e.g. by a rule on when
+    /// entries are taken out). Under the writer lock, [`Writer::get`] needs
+    /// no such care.
     ///
     /// # Examples
     ///
@@ -96,7 +102,8 @@ impl<T, W> SlotTable<T, W> {
     ///     SlotTable::<u64, bool>::new(true, kernel::c_str!("doctest_slots"), kernel::static_lock_class!()),
     ///     GFP_KERNEL,
     /// )?;
-    /// assert_eq!(table.get(3), None);
+    /// // SAFETY: nothing is taken out of `table` while these are used.
+    /// assert_eq!(unsafe { table.get(3) }, None);
     /// let spare = SlotTable::<u64, bool>::spare(4, GFP_KERNEL)?;
     /// let entry = KBox::new(42u64, GFP_KERNEL)?;
     /// {
@@ -105,20 +112,27 @@ impl<T, W> SlotTable<T, W> {
     ///     writer.grow(spare, 3)?;
     ///     assert!(writer.insert(3, entry).is_none());
     /// }
-    /// assert_eq!(table.get(3), Some(&42));
+    /// // SAFETY: as above.
+    /// assert_eq!(unsafe { table.get(3) }, Some(&42));
     /// assert_eq!(table.len(), 4);
-    /// // Taken out: the taker owns it now.
+    /// // Growing again keeps the entry; each array is filled to its capacity.
+    /// let spare = SlotTable::<u64, bool>::spare(8, GFP_KERNEL)?;
+    /// table.lock().grow(spare, 5)?;
+    /// assert_eq!(table.len(), 8);
+    /// assert_eq!(table.lock().get(3), Some(&42));
+    /// // Taken out (from every array that holds it): the taker owns it now.
     /// let taken = table.lock().take(3, |v| *v == 42).ok_or(ENOENT)?;
-    /// assert_eq!(table.get(3), None);
+    /// assert_eq!(table.lock().get(3), None);
     /// // SAFETY: taken out above, and no reference from `get` is left.
     /// drop(unsafe { KBox::from_raw(taken.as_ptr()) });
     /// # Ok::<(), Error>(())
     /// ```
     #[inline(always)]
-    pub fn get(&self, slot: usize) -> Option<&T> {
+    pub unsafe fn get(&self, slot: usize) -> Option<&T> {
         let entry = self.array()?.slots.get(slot)?.load(Ordering::Acquire);
-        // SAFETY: an entry is freed with the table, or after its taker took
-        // it out, which the taker answers for (see the method's docs).
+        // SAFETY: an entry in the table is a live box (invariant), freed
+        // with the table or by a taker, which the caller rules out while
+        // the reference is used.
         unsafe { entry.as_ref() }
     }
 
@@ -132,7 +146,10 @@ impl<T, W> SlotTable<T, W> {
         self.len() == 0
     }
 
-    /// An empty array with room for `slots` slots, for [`Writer::grow`].
+    /// An empty array with room for `slots` slots, for [`Writer::grow`]
+    /// (which fills it to that capacity). Pass at least twice the current
+    /// length, so that the arrays kept for readers stay within twice the
+    /// current one.
     pub fn spare(slots: usize, flags: Flags) -> Result<Spare<T>> {
         Ok(Spare(KBox::new(
             Array {
@@ -173,6 +190,15 @@ impl<T, W> core::ops::DerefMut for Writer<'_, T, W> {
 }
 
 impl<T, W> Writer<'_, T, W> {
+    /// The entry in `slot`, if any: nothing can take it out while the
+    /// writer lock is held.
+    pub fn get(&self, slot: usize) -> Option<&T> {
+        let entry = self.table.array()?.slots.get(slot)?.load(Ordering::Relaxed);
+        // SAFETY: entries leave the table only under the writer lock, which
+        // `self` holds for as long as the reference lives.
+        unsafe { entry.as_ref() }
+    }
+
     /// Calls `f` with every entry.
     pub fn for_each(&self, mut f: impl FnMut(&T)) {
         let Some(array) = self.table.array() else {
@@ -212,7 +238,8 @@ impl<T, W> Writer<'_, T, W> {
                     .push(AtomicPtr::new(entry.load(Ordering::Relaxed)), no_alloc)?;
             }
         }
-        while spare.0.slots.len() <= slot {
+        // Filled to its capacity: the next slots need no new array.
+        while spare.0.slots.len() < spare.0.slots.capacity() {
             spare
                 .0
                 .slots
@@ -250,22 +277,25 @@ impl<T, W> Writer<'_, T, W> {
     /// one, and gives its ownership to the caller, as the pointer of a
     /// leaked `KBox<T>`: readers that found it before may still be using
     /// it, so the caller frees it (`KBox::from_raw`) only once they cannot.
-    pub fn take(&mut self, slot: usize, which: impl Fn(&T) -> bool) -> Option<NonNull<T>> {
-        let mut taken = None;
-        let mut array = self.table.array();
-        // The current array and every older one that still shows it.
+    pub fn take(&mut self, slot: usize, which: impl FnOnce(&T) -> bool) -> Option<NonNull<T>> {
+        let current = self.table.array()?;
+        let entry = current.slots.get(slot)?.load(Ordering::Relaxed);
+        // SAFETY: entries in the table are alive; we hold the lock.
+        if !unsafe { entry.as_ref() }.is_some_and(which) {
+            return None;
+        }
+        // Out of the current array and of every older one that still shows
+        // it (older arrays hold a subset of the current one's entries).
+        let mut array = Some(current);
         while let Some(a) = array {
             if let Some(cell) = a.slots.get(slot) {
-                let entry = cell.load(Ordering::Relaxed);
-                // SAFETY: entries in the table are alive; we hold the lock.
-                if unsafe { entry.as_ref() }.is_some_and(&which) {
+                if cell.load(Ordering::Relaxed) == entry {
                     cell.store(ptr::null_mut(), Ordering::Relaxed);
-                    taken = NonNull::new(entry);
                 }
             }
             array = a.previous.as_deref();
         }
-        taken
+        NonNull::new(entry)
     }
 }
 
@@ -277,7 +307,7 @@ impl<T, W> PinnedDrop for SlotTable<T, W> {
             return;
         }
         // SAFETY: the leaked current array, unreachable now (invariant).
-        let array = unsafe { KBox::from_raw(current) };
+        let mut array = unsafe { KBox::from_raw(current) };
         for slot in array.slots.iter() {
             let entry = slot.load(Ordering::Relaxed);
             if !entry.is_null() {
@@ -285,6 +315,12 @@ impl<T, W> PinnedDrop for SlotTable<T, W> {
                 // table owns (invariant), and nobody can look them up now.
                 drop(unsafe { KBox::from_raw(entry) });
             }
+        }
+        // The older arrays one by one: dropping the chain recursively would
+        // take a stack frame per array.
+        let mut older = array.previous.take();
+        while let Some(mut a) = older {
+            older = a.previous.take();
         }
     }
 }
