@@ -112,6 +112,26 @@ pub enum Kind<'a> {
     Noncontiguous(&'a SgTable),
 }
 
+impl<'a> Kind<'a> {
+    /// The kind of a framework's contiguous buffer described as videobuf2's
+    /// dma-contig memop describes it: by its table when it has one (made by
+    /// `dma_alloc_noncontiguous()`), else by the attributes given to
+    /// `dma_alloc_attrs()`.
+    ///
+    /// # Safety
+    ///
+    /// `sgt` must be NULL or point to a valid table that nobody changes or
+    /// frees for `'a`.
+    pub unsafe fn from_table_or_attrs(sgt: *mut bindings::sg_table, attrs: usize) -> Self {
+        if sgt.is_null() {
+            Kind::Attrs(attrs)
+        } else {
+            // SAFETY: a valid table for `'a` (caller).
+            Kind::Noncontiguous(unsafe { SgTable::from_raw(sgt) })
+        }
+    }
+}
+
 /// A live allocation of the DMA API, described by what its allocator
 /// returned.
 ///

@@ -19,7 +19,7 @@ mod ffi_check;
 use kernel::bindings;
 use kernel::cgroup::dev::buffer::Region;
 use kernel::device::Device;
-use kernel::dma::{Allocation, Kind, SgTable};
+use kernel::dma::{Allocation, Kind};
 use kernel::ffi::c_ulong;
 
 // Catch any drift between the C prototypes (via bindgen) and the definitions below.
@@ -49,12 +49,8 @@ pub unsafe extern "C" fn dev_cgroup_dma_region(
     }
     // SAFETY: the allocation's device, live for the call (caller).
     let dev = unsafe { Device::as_ref(dev) };
-    let kind = if sgt.is_null() {
-        Kind::Attrs(attrs as usize)
-    } else {
-        // SAFETY: the allocation's table, live for the call (caller).
-        Kind::Noncontiguous(unsafe { SgTable::from_raw(sgt) })
-    };
+    // SAFETY: NULL or the allocation's table, live for the call (caller).
+    let kind = unsafe { Kind::from_table_or_attrs(sgt, attrs as usize) };
     // SAFETY: a live allocation so described (caller), not freed here.
     let buffer = unsafe { Allocation::from_raw(dev, cookie, dma_addr, size as usize, kind) };
     Region::as_raw(Region::of_dma(&buffer))

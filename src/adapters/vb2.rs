@@ -87,12 +87,8 @@ pub unsafe extern "C" fn dev_cgroup_vb2_charge_dma_contig(
     let record = unsafe { BufferCharge::from_raw(record) };
     // SAFETY: the queue's device, live for the call (caller).
     let dev = unsafe { Device::as_ref(dev) };
-    let kind = if sgt.is_null() {
-        Kind::Attrs(attrs as usize)
-    } else {
-        // SAFETY: the allocation's table, live for the call (caller).
-        Kind::Noncontiguous(unsafe { SgTable::from_raw(sgt) })
-    };
+    // SAFETY: NULL or the allocation's table, live for the call (caller).
+    let kind = unsafe { Kind::from_table_or_attrs(sgt, attrs as usize) };
     // SAFETY: a live allocation so described (caller), not freed here.
     let buffer = unsafe { Allocation::from_raw(dev, cookie, dma_addr, size as usize, kind) };
     charge_dma_contig(record, &buffer)

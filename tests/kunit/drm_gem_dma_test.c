@@ -191,6 +191,18 @@ static void payer_line(struct dma_buf *dmabuf, char *line, size_t len)
 	dev_cgroup_dma_buf_show_fdinfo(&m, dmabuf);
 }
 
+/* A task of @cg takes @dmabuf's charge: the take's errno, bytes in @bytes. */
+static int take_in(struct kunit *test, struct devcg_test_cg *cg, struct dma_buf *dmabuf,
+		   u64 *bytes)
+{
+	int ret;
+
+	devcg_test_enter(test, cg);
+	ret = dev_cgroup_charge_take(dmabuf->devcg_charge, bytes);
+	devcg_test_enter(test, NULL);
+	return ret;
+}
+
 static void prime_export_taken_by_the_receiver(struct kunit *test)
 {
 	struct gem_dma_ctx *ctx = test->priv;
@@ -200,7 +212,6 @@ static void prime_export_taken_by_the_receiver(struct kunit *test)
 	struct dma_buf *dmabuf;
 	char line[128];
 	u64 bytes = 0;
-	int ret;
 
 	KUNIT_ASSERT_EQ(test, create_dumb_in(test, maker, 256, 256, &args), 0);
 	dmabuf = drm_gem_prime_handle_to_dmabuf(ctx->drm, ctx->file, args.handle, O_RDWR);
@@ -212,10 +223,7 @@ static void prime_export_taken_by_the_receiver(struct kunit *test)
 	KUNIT_EXPECT_STREQ(test, line,
 			   "dev_cgroup:\t/kunit_gem_dma_maker cma region.reserved=262144\n");
 
-	devcg_test_enter(test, receiver);
-	ret = dev_cgroup_charge_take(dmabuf->devcg_charge, &bytes);
-	devcg_test_enter(test, NULL);
-	KUNIT_EXPECT_EQ(test, ret, 0);
+	KUNIT_EXPECT_EQ(test, take_in(test, receiver, dmabuf, &bytes), 0);
 	KUNIT_EXPECT_EQ(test, bytes, (u64)SZ_256K);
 	KUNIT_EXPECT_EQ(test, usage(test, maker, "cma", "region.reserved"), 0ull);
 	KUNIT_EXPECT_EQ(test, usage(test, receiver, "cma", "region.reserved"), (u64)SZ_256K);
@@ -226,10 +234,7 @@ static void prime_export_taken_by_the_receiver(struct kunit *test)
 			   "dev_cgroup:\t/kunit_gem_dma_receiver cma region.reserved=262144\n");
 
 	/* Taken again by the same cgroup: nothing moves. */
-	devcg_test_enter(test, receiver);
-	ret = dev_cgroup_charge_take(dmabuf->devcg_charge, &bytes);
-	devcg_test_enter(test, NULL);
-	KUNIT_EXPECT_EQ(test, ret, 0);
+	KUNIT_EXPECT_EQ(test, take_in(test, receiver, dmabuf, &bytes), 0);
 	KUNIT_EXPECT_EQ(test, usage(test, receiver, "cma", "region.reserved"), (u64)SZ_256K);
 
 	KUNIT_EXPECT_EQ(test, drm_mode_destroy_dumb(ctx->drm, args.handle, ctx->file), 0);

@@ -467,6 +467,30 @@ fn with_fd_message<R>(f: impl FnOnce(&mut libc::msghdr) -> R) -> R {
     f(&mut msg)
 }
 
+/// A connected pair of unix stream sockets, for passing fds between processes.
+pub(crate) fn socket_pair() -> Result<(OwnedFd, OwnedFd), String> {
+    let mut socks = [0; 2];
+    // SAFETY: `socks` has room for the two fds.
+    if unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+            0,
+            socks.as_mut_ptr(),
+        )
+    } != 0
+    {
+        return Err(format!("socketpair: errno {}", errno()));
+    }
+    // SAFETY: socketpair() returned two new fds that we own.
+    Ok(unsafe {
+        (
+            OwnedFd::from_raw_fd(socks[0]),
+            OwnedFd::from_raw_fd(socks[1]),
+        )
+    })
+}
+
 /// Sends `fd` over a unix socket with SCM_RIGHTS.
 pub(crate) fn send_fd(sock: RawFd, fd: RawFd) -> Result<(), i32> {
     with_fd_message(|msg| {
@@ -515,26 +539,7 @@ fn fd_passed_to_another_process_keeps_charge() -> TestResult {
     enable_dev(&parent.path)?;
     let allocator_cg = Cgroup::new(&parent.path, "allocator")?;
     let root_before = heap.current(root())?;
-    let mut socks = [0; 2];
-    // SAFETY: `socks` has room for the two fds.
-    if unsafe {
-        libc::socketpair(
-            libc::AF_UNIX,
-            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
-            0,
-            socks.as_mut_ptr(),
-        )
-    } != 0
-    {
-        return Err(format!("socketpair: errno {}", errno()));
-    }
-    // SAFETY: socketpair() returned two new fds that we own.
-    let (ours, theirs) = unsafe {
-        (
-            OwnedFd::from_raw_fd(socks[0]),
-            OwnedFd::from_raw_fd(socks[1]),
-        )
-    };
+    let (ours, theirs) = socket_pair()?;
     // SAFETY: this program is single-threaded, so the child may run anything.
     let pid = unsafe { libc::fork() };
     if pid < 0 {

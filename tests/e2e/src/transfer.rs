@@ -11,7 +11,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
 use crate::cg::{enable_dev, ensure, errno, set, Cgroup, ROOT};
-use crate::heaps::{recv_fd, send_fd, Heap, Inside, CMA, SYSTEM};
+use crate::heaps::{recv_fd, send_fd, socket_pair, Heap, Inside, CMA, SYSTEM};
 use crate::v4l2::Capture;
 use crate::{Test, TestResult};
 
@@ -107,26 +107,7 @@ impl Allocator {
         count: usize,
         make: fn() -> Result<OwnedFd, String>,
     ) -> Result<Self, String> {
-        let mut socks = [0; 2];
-        // SAFETY: `socks` has room for the two fds.
-        if unsafe {
-            libc::socketpair(
-                libc::AF_UNIX,
-                libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
-                0,
-                socks.as_mut_ptr(),
-            )
-        } != 0
-        {
-            return Err(format!("socketpair: errno {}", errno()));
-        }
-        // SAFETY: socketpair() returned two new fds that we own.
-        let (ours, theirs) = unsafe {
-            (
-                OwnedFd::from_raw_fd(socks[0]),
-                OwnedFd::from_raw_fd(socks[1]),
-            )
-        };
+        let (ours, theirs) = socket_pair()?;
         // SAFETY: this program is single-threaded, so the child may run anything.
         let pid = unsafe { libc::fork() };
         if pid < 0 {
