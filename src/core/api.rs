@@ -17,6 +17,7 @@ use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::bindings;
 use kernel::cgroup::dev::buffer::eopnotsupp;
+use kernel::cgroup::dev::HasPoolHandles;
 use kernel::ffi::{c_char, c_int, c_uint};
 use kernel::prelude::*;
 use kernel::seq_file::SeqFile;
@@ -545,7 +546,7 @@ fn charge(
         Fast::Refused(unfinished) => {
             let (pool, level, size, stop) = unfinished.into_parts();
             // SAFETY: the parts of an unfinished charge, used once.
-            unsafe { charge_refused(pool, level, size, stop, consumer, ret_limit_pool) }
+            unsafe { charge_refused(pool, level, size, stop, consumer, region, ret_limit_pool) }
         }
         Fast::NoPool => charge_slow(css, region, size, consumer, ret_pool, ret_limit_pool),
         Fast::Failed(e) => e.to_errno(),
@@ -566,11 +567,12 @@ unsafe fn charge_refused<'a>(
     size: u64,
     stop: counter::Stop,
     consumer: usize,
+    region: HeldRegion<'_>,
     ret_limit_pool: Option<&mut PoolHandle>,
 ) -> c_int {
     // SAFETY: forwarded from the caller.
     let unfinished = unsafe { counter::Unfinished::from_parts(pool, level, size, stop) };
-    charge_failed(pool::refused(unfinished), consumer, ret_limit_pool)
+    charge_failed(pool::refused(unfinished), consumer, region, ret_limit_pool)
 }
 
 /// [`charge`] when the cgroup has no pool for the region yet.
@@ -589,7 +591,7 @@ fn charge_slow(
             *ret_pool = pool.charge_handle(consumer);
             0
         }
-        Err(e) => charge_failed(e, consumer, ret_limit_pool),
+        Err(e) => charge_failed(e, consumer, region, ret_limit_pool),
     }
 }
 
@@ -597,12 +599,13 @@ fn charge_slow(
 fn charge_failed(
     error: ChargeError<'_>,
     consumer: usize,
+    region: HeldRegion<'_>,
     ret_limit_pool: Option<&mut PoolHandle>,
 ) -> c_int {
     match error {
         ChargeError::Limit(limiting) => {
             if let Some(ret_limit_pool) = ret_limit_pool {
-                *ret_limit_pool = limiting.referenced_handle(consumer);
+                *ret_limit_pool = limiting.referenced_handle(consumer, region);
             }
             EAGAIN.to_errno()
         }
@@ -641,8 +644,8 @@ pub(crate) unsafe extern "C" fn dev_cgroup_uncharge(pool: PoolHandle, size: u64)
     if pool.is_null() {
         return;
     }
-    // SAFETY: the caller gives back a charge it holds.
-    let (pool, consumer) = unsafe { Pool::from_handle(pool) };
+    // SAFETY: the caller gives back a charge it holds, which keeps the pool.
+    let (pool, consumer) = unsafe { Pool::from_pool_handle(pool) };
     // SAFETY: as above; the charge's bytes keep the pool and its ancestors alive.
     if let Err(size) = unsafe { pool::uncharge(pool, size, consumer) } {
         kernel::cgroup::dev::warn_underflow(size);
@@ -670,10 +673,10 @@ pub(crate) unsafe extern "C" fn dev_cgroup_evict_valuable(
         return limit_pool.is_null();
     }
     // SAFETY: the charge on `test_pool` keeps it alive for the call (caller).
-    let test = unsafe { Pool::from_handle(test_pool).0.as_ref() };
+    let test = unsafe { Pool::from_pool_handle(test_pool).0.as_ref() };
     // SAFETY: the handle's reference keeps the pool alive (caller).
     let limit =
-        (!limit_pool.is_null()).then(|| unsafe { Pool::from_handle(limit_pool).0.as_ref() });
+        (!limit_pool.is_null()).then(|| unsafe { Pool::from_pool_handle(limit_pool).0.as_ref() });
     // SAFETY: the caller holds the region's device for the call.
     let region = unsafe { HeldRegion::new(test.region()) };
     let (evict, hit_low) = pool::evict_valuable(limit, test, region, ignore_low);
@@ -692,10 +695,22 @@ pub(crate) unsafe extern "C" fn dev_cgroup_evict_valuable(
 /// `pool` must be NULL or such a handle, whose reference the caller owns.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn dev_cgroup_pool_put(pool: PoolHandle) {
-    if !pool.is_null() {
-        // SAFETY: the caller gives its reference back.
-        unsafe { Pool::put_referenced_handle(pool) };
+    if pool.is_null() {
+        return;
     }
+    let (css, device) = {
+        // SAFETY: the handle's device reference keeps the pool alive (caller).
+        let pool = unsafe { Pool::from_pool_handle(pool).0.as_ref() };
+        (pool.css_ptr(), pool.region().device_ptr())
+    };
+    // SAFETY: `Pool::referenced_handle` took this reference for the handle,
+    // which the caller gives back.
+    drop(unsafe { ARef::from_raw(css) });
+    // Last, and with no borrow of the pool used after it: dropping the
+    // device may free the pool (see `pool::forget_region`).
+    // SAFETY: `Pool::referenced_handle` leaked this reference (from
+    // `Arc::into_raw`, which `device_ptr` matches) for the handle.
+    drop(unsafe { Arc::from_raw(device) });
 }
 
 /// Charges a buffer to the current task's cgroup and records the charge in
@@ -842,7 +857,7 @@ impl<'a> Payer<'a> {
         // SAFETY: the record's charge keeps its pool alive: the buffer is
         // not released during the caller's call, and only takes, serialised
         // by the lock the caller holds, replace the charge.
-        let (pool, consumer) = unsafe { Pool::from_handle(handle) };
+        let (pool, consumer) = unsafe { Pool::from_pool_handle(handle) };
         // SAFETY: as above.
         let region = unsafe { pool.as_ref() }.region();
         let device = registry.holder_of(&region).ok_or(ENODEV)?;

@@ -28,11 +28,12 @@
 //! type: lookups take one, so a pool found in a table stays valid for as long
 //! as the borrow lasts.
 
-use core::mem::{offset_of, size_of};
+use core::mem::size_of;
 use core::ptr::{self, NonNull};
 use core::sync::atomic::AtomicPtr;
 use kernel::bindings;
 use kernel::c_str;
+use kernel::cgroup::dev::{HasPoolHandles, PoolHandles};
 use kernel::new_mutex;
 use kernel::prelude::*;
 use kernel::sync::slot_table::{SlotTable, Spare};
@@ -50,15 +51,6 @@ use kernel::types::ARef;
 /// What drivers hold for a charge or a referenced pool.
 pub(crate) type PoolHandle = *mut bindings::dev_cgroup_pool;
 
-/// The address handed to drivers for a charge: `&pool.handles[consumer]`.
-/// One pool serves every consumer, and the handle says which one it was for.
-///
-/// # Invariants
-///
-/// A `ChargeHandle` only exists inside [`Pool::handles`], at index `self.0`.
-#[repr(transparent)]
-struct ChargeHandle(u8);
-
 /// One cgroup's share of one region.
 ///
 /// # Invariants
@@ -73,8 +65,11 @@ pub(crate) struct Pool {
     parent: ParentLink<Pool>,
     region: Arc<Region>,
     css: NonNull<DevCss>,
-    handles: [ChargeHandle; NR_CONSUMERS],
+    /// What drivers hold for a charge: one handle per consumer.
+    handles: PoolHandles<NR_CONSUMERS>,
 }
+
+kernel::impl_has_pool_handles!(Pool, handles, NR_CONSUMERS);
 
 // SAFETY: a pool is shared between CPUs through its atomics only; `parent`
 // and `css` are written once, before the pool is published, and point to
@@ -122,62 +117,33 @@ impl Pool {
 
     /// The handle of a charge by `consumer`; the charge's bytes keep it valid.
     pub(crate) fn charge_handle(&self, consumer: usize) -> PoolHandle {
-        let handle = &self.handles[consumer.min(NR_CONSUMERS - 1)];
-        ptr::from_ref(handle).cast_mut().cast()
+        self.pool_handle(consumer)
     }
 
     /// A handle that holds a reference on the pool's css and one on its
     /// region's device, for a caller that goes on using the pool, as TTM does
     /// with the pool that limited a charge. The device reference keeps the
-    /// pool in its table (see the module docs) until the handle is put, even
-    /// if the caller lets the device go first.
+    /// pool in its table (see the module docs) until the handle is put
+    /// (`dev_cgroup_pool_put`), even if the caller lets the device go first.
     ///
-    /// Only for a pool found through a [`HeldRegion`] or charged on one.
-    pub(crate) fn referenced_handle(&self, consumer: usize) -> PoolHandle {
+    /// `region` is the pool's own region, held; null for another region's
+    /// (or a region not linked to its device, which is never published).
+    pub(crate) fn referenced_handle(&self, consumer: usize, region: HeldRegion<'_>) -> PoolHandle {
+        if !ptr::eq(&*self.region, &*region) {
+            return ptr::null_mut();
+        }
+        let Some(device) = region.device() else {
+            return ptr::null_mut();
+        };
+        let _ = Arc::into_raw(device);
         let _ = ARef::into_raw(ARef::from(self.css()));
-        // SAFETY: the pool was reached through a held region (above), whose
-        // device is then held.
-        let _ = Arc::into_raw(unsafe { self.region.device() });
         self.charge_handle(consumer)
     }
 
-    /// The pool and consumer behind a handle.
-    ///
-    /// # Safety
-    ///
-    /// `handle` must come from [`Pool::charge_handle`] or
-    /// [`Pool::referenced_handle`], and its charge or reference must be held.
-    pub(crate) unsafe fn from_handle(handle: PoolHandle) -> (NonNull<Pool>, usize) {
-        let handle = handle.cast::<ChargeHandle>().cast_const();
-        // SAFETY: `handle` points into a live pool (caller).
-        let consumer = usize::from(unsafe { (*handle).0 });
-        let offset = offset_of!(Pool, handles) + consumer * size_of::<ChargeHandle>();
-        // SAFETY: by the type invariant `handle` is `&pool.handles[consumer]`,
-        // so stepping back `offset` bytes stays inside the pool allocation.
-        let pool = unsafe { handle.cast::<u8>().sub(offset) }.cast::<Pool>();
-        // SAFETY: derived from a non-null pointer into a pool.
-        (unsafe { NonNull::new_unchecked(pool.cast_mut()) }, consumer)
-    }
-
-    /// Drops the reference of a [`Pool::referenced_handle`].
-    ///
-    /// # Safety
-    ///
-    /// `handle` must come from `referenced_handle`, and is put once.
-    pub(crate) unsafe fn put_referenced_handle(handle: PoolHandle) {
-        // SAFETY: the handle's device reference keeps the pool alive (caller).
-        let (pool, _) = unsafe { Self::from_handle(handle) };
-        let (css, device) = {
-            // SAFETY: as above.
-            let pool = unsafe { pool.as_ref() };
-            (pool.css, pool.region.device_ptr())
-        };
-        // SAFETY: `referenced_handle` took this reference for the handle.
-        drop(unsafe { ARef::from_raw(css) });
-        // Last, and with no borrow of the pool left: dropping the device may
-        // free the pool (see `forget_region`).
-        // SAFETY: `referenced_handle` leaked this reference for the handle.
-        drop(unsafe { Arc::from_raw(device) });
+    /// The css behind [`Pool::css`], as `ARef::into_raw` returns it: for
+    /// handing back the reference of a [`Pool::referenced_handle`].
+    pub(crate) fn css_ptr(&self) -> NonNull<DevCss> {
+        self.css
     }
 }
 
@@ -342,12 +308,7 @@ pub(crate) fn prepare<'a>(
                 parent: ParentLink::root(),
                 region: region.arc(),
                 css: NonNull::from(&*c),
-                handles: [
-                    ChargeHandle(0),
-                    ChargeHandle(1),
-                    ChargeHandle(2),
-                    ChargeHandle(3),
-                ],
+                handles: PoolHandles::new(),
             },
             flags,
         )?;

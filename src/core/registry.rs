@@ -8,9 +8,11 @@
 
 use core::ops::Deref;
 use core::ptr;
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use kernel::prelude::*;
 use kernel::str::CString;
+use kernel::sync::once_box::OnceBox;
+use kernel::sync::owner_link::OwnerLink;
 use kernel::sync::{Arc, ArcBorrow, Mutex};
 use kernel::{fmt, new_mutex};
 
@@ -64,8 +66,8 @@ pub(crate) struct Region {
     /// Set once at unregistration: new charges fail with `-ENODEV`.
     dead: AtomicBool,
     /// The device this region belongs to, which owns it: set before the
-    /// device is published, and valid whenever the device is held.
-    device: AtomicPtr<Device>,
+    /// device is published.
+    device: OwnerLink<Device>,
 }
 
 /// A region whose device is held for `'a`.
@@ -90,6 +92,13 @@ impl<'a> HeldRegion<'a> {
     /// A new reference on the region.
     pub(crate) fn arc(&self) -> Arc<Region> {
         self.0.into()
+    }
+
+    /// A new reference on the region's device. (`None` only for a region
+    /// not linked to its device, which `Registry::register` never publishes.)
+    pub(crate) fn device(&self) -> Option<Arc<Device>> {
+        // SAFETY: the device is held for `'a` (type invariant).
+        unsafe { self.0.device.get() }.map(Arc::from)
     }
 }
 
@@ -116,22 +125,10 @@ impl Region {
         self.dead.load(Ordering::Acquire)
     }
 
-    /// A new reference on this region's device.
-    ///
-    /// # Safety
-    ///
-    /// The device must be held (referenced) by the caller for the call.
-    pub(crate) unsafe fn device(&self) -> Arc<Device> {
-        let device = self.device.load(Ordering::Acquire);
-        // SAFETY: `device` is the data pointer of the `Arc<Device>` that owns
-        // this region, set at registration, and the caller holds a reference
-        // on it, so taking another is allowed.
-        unsafe { ArcBorrow::from_raw(device) }.into()
-    }
-
-    /// The pointer behind [`Region::device`], as `Arc::into_raw` returns it.
+    /// The region's device, as `Arc::into_raw` returns it: for handing back
+    /// a reference that [`HeldRegion::device`] gave and C kept.
     pub(crate) fn device_ptr(&self) -> *const Device {
-        self.device.load(Ordering::Acquire)
+        self.device.as_ptr()
     }
 }
 
@@ -188,33 +185,25 @@ pub(crate) struct Registry {
     pub(crate) transfers: Mutex<()>,
 }
 
-/// Set once, when cgroup_init() allocates the root css, and never freed.
-static REGISTRY: AtomicPtr<Registry> = AtomicPtr::new(ptr::null_mut());
+/// Made once, when cgroup_init() allocates the root css, and never freed.
+static REGISTRY: OnceBox<Registry> = OnceBox::new();
 
 /// Creates the registry. Called from the root's `css_alloc`, before any
 /// initcall can register a device.
 pub(crate) fn init() -> Result {
-    if !REGISTRY.load(Ordering::Acquire).is_null() {
-        return Ok(());
-    }
-    let registry = KBox::pin_init(
+    REGISTRY.get_or_try_init(
         pin_init!(Registry {
             devices <- new_mutex!(KVec::new(), "devcg_registry"),
             transfers <- new_mutex!((), "devcg_transfers"),
         }),
         GFP_KERNEL,
     )?;
-    // SAFETY: the registry is leaked below and never moved or freed again.
-    let registry = KBox::into_raw(unsafe { Pin::into_inner_unchecked(registry) });
-    REGISTRY.store(registry, Ordering::Release);
     Ok(())
 }
 
 /// The registry, once the controller is initialised.
 pub(crate) fn get() -> Result<&'static Registry> {
-    let registry = REGISTRY.load(Ordering::Acquire);
-    // SAFETY: a non-null value was stored by `init` and is never freed.
-    unsafe { registry.as_ref() }.ok_or(ENODEV)
+    REGISTRY.get().ok_or(ENODEV)
 }
 
 impl Registry {
@@ -262,7 +251,7 @@ impl Registry {
                 name: CString::try_from_fmt(fmt!("{}", desc.name))?,
                 capacity: desc.capacity,
                 dead: AtomicBool::new(false),
-                device: AtomicPtr::new(ptr::null_mut()),
+                device: OwnerLink::new(),
             };
             regions.push(Arc::new(region, GFP_KERNEL)?, GFP_KERNEL)?;
         }
@@ -274,9 +263,8 @@ impl Registry {
             GFP_KERNEL,
         )?;
         for region in device.regions.iter() {
-            // The `Arc`'s data pointer, as `Arc::into_raw` would return it.
-            let data = ptr::from_ref::<Device>(&device).cast_mut();
-            region.device.store(data, Ordering::Release);
+            // New regions: nothing else could link them.
+            region.device.set(&device);
         }
 
         if devices.iter().any(Option::is_none) {

@@ -375,3 +375,120 @@ pub fn warn_underflow(size: u64) {
     // SAFETY: no preconditions.
     unsafe { bindings::devcg_warn_underflow(size) }
 }
+
+/// The addresses the controller hands to C as `struct dev_cgroup_pool *`
+/// for one of its objects: `N` distinct addresses inside the object, one per
+/// index (a consumer). C only keeps, compares and passes them back;
+/// [`HasPoolHandles::from_pool_handle`] finds the object and the index again.
+///
+/// # Invariants
+///
+/// Byte `i` holds `i`, and `N` is at most 256.
+#[repr(transparent)]
+pub struct PoolHandles<const N: usize>([u8; N]);
+
+impl<const N: usize> PoolHandles<N> {
+    /// The handles of a new object.
+    pub const fn new() -> Self {
+        // A `u8` names each handle.
+        const { assert!(N >= 1 && N <= 256) };
+        let mut indices = [0u8; N];
+        let mut i = 0;
+        while i < N {
+            indices[i] = i as u8;
+            i += 1;
+        }
+        // INVARIANT: byte `i` holds `i`.
+        PoolHandles(indices)
+    }
+}
+
+impl<const N: usize> Default for PoolHandles<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// An object with [`PoolHandles`] at a fixed offset, so that a handle leads
+/// back to it. Implemented with [`impl_has_pool_handles!`](crate::impl_has_pool_handles).
+///
+/// # Safety
+///
+/// `HANDLES_OFFSET` must be the byte offset in `Self` of a field of type
+/// `PoolHandles<N>`.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::cgroup::dev::{HasPoolHandles, PoolHandles};
+///
+/// struct Pool {
+///     usage: u64,
+///     handles: PoolHandles<4>,
+/// }
+/// kernel::impl_has_pool_handles!(Pool, handles, 4);
+///
+/// let pool = KBox::new(Pool { usage: 7, handles: PoolHandles::new() }, GFP_KERNEL)?;
+/// let handle = pool.pool_handle(2);
+/// assert_ne!(handle, pool.pool_handle(1));
+/// // Out of range: the last one.
+/// assert_eq!(pool.pool_handle(9), pool.pool_handle(3));
+/// // SAFETY: `handle` is from `pool_handle` on `pool`, which is alive.
+/// let (back, index) = unsafe { Pool::from_pool_handle(handle) };
+/// assert!(core::ptr::eq(back.as_ptr(), &*pool));
+/// assert_eq!((index, pool.usage), (2, 7));
+/// # Ok::<(), Error>(())
+/// ```
+pub unsafe trait HasPoolHandles<const N: usize>: Sized {
+    /// Where the `PoolHandles<N>` field is.
+    const HANDLES_OFFSET: usize;
+
+    /// The handle for `index` (the last one if `index` is out of range),
+    /// valid for as long as `self` is allocated.
+    #[inline(always)]
+    fn pool_handle(&self, index: usize) -> *mut bindings::dev_cgroup_pool {
+        let index = index.min(N - 1);
+        // Derived from the whole object, so that `from_pool_handle` may step
+        // back to its start.
+        core::ptr::from_ref(self)
+            .cast::<u8>()
+            .wrapping_add(Self::HANDLES_OFFSET + index)
+            .cast_mut()
+            .cast()
+    }
+
+    /// The object and the index behind a handle.
+    ///
+    /// # Safety
+    ///
+    /// `handle` must come from [`HasPoolHandles::pool_handle`] on a `Self`
+    /// that is still allocated.
+    #[inline(always)]
+    unsafe fn from_pool_handle(handle: *mut bindings::dev_cgroup_pool) -> (NonNull<Self>, usize) {
+        let handle = handle.cast::<u8>().cast_const();
+        // SAFETY: `handle` is byte `index` of the object's `PoolHandles`
+        // (the trait's and the caller's contracts), which holds `index`
+        // (its invariant), and the object is allocated (caller).
+        let index = usize::from(unsafe { *handle });
+        // SAFETY: byte `index` of the field at `HANDLES_OFFSET`: stepping
+        // back by both lands on the object's start, in the same allocation.
+        let object = unsafe { handle.sub(Self::HANDLES_OFFSET + index) };
+        // SAFETY: a pointer into an allocated object is not null.
+        let object = unsafe { NonNull::new_unchecked(object.cast::<Self>().cast_mut()) };
+        (object, index)
+    }
+}
+
+/// Implements [`HasPoolHandles`] for a type and its `PoolHandles` field:
+/// `impl_has_pool_handles!(Pool, handles, 4)`.
+#[macro_export]
+macro_rules! impl_has_pool_handles {
+    ($type:ty, $field:ident, $n:expr) => {
+        // SAFETY: the offset is that of `$field`, whose type the function
+        // below checks to be `PoolHandles<$n>`.
+        unsafe impl $crate::cgroup::dev::HasPoolHandles<{ $n }> for $type {
+            const HANDLES_OFFSET: usize = ::core::mem::offset_of!($type, $field);
+        }
+        const _: fn(&$type) -> &$crate::cgroup::dev::PoolHandles<{ $n }> = |object| &object.$field;
+    };
+}
