@@ -12,12 +12,10 @@
 //! which under QEMU's TCG costs a translation-block lookup per call.
 
 use core::fmt::Write;
-use core::marker::PhantomData;
-use core::ptr::{self, NonNull};
-use core::sync::atomic::{AtomicPtr, Ordering};
+use core::ptr;
 use kernel::bindings;
 use kernel::cgroup::dev::buffer::eopnotsupp;
-use kernel::cgroup::dev::HasPoolHandles;
+use kernel::cgroup::dev::{ChargeRecord, HasPoolHandles};
 use kernel::ffi::{c_char, c_int, c_uint};
 use kernel::prelude::*;
 use kernel::seq_file::SeqFile;
@@ -778,33 +776,45 @@ pub(crate) unsafe extern "C" fn dev_cgroup_uncharge_buffer(
     if record.is_null() {
         return;
     }
-    // SAFETY: `record` is valid and aligned (caller); once a record is filled,
-    // its `pool` is only written atomically: here, through this swap, so a
-    // racing second release finds NULL instead of uncharging twice, and by
-    // a take (which cannot run once the release can).
-    let pool = unsafe { AtomicPtr::from_ptr(&raw mut (*record).pool) }
-        .swap(ptr::null_mut(), Ordering::AcqRel);
-    // SAFETY: `size` was written with `pool`, before the buffer was published.
-    let size = unsafe { (*record).size };
-    // SAFETY: a non-NULL pool in a record is a charge's reference, taken once by the swap.
-    unsafe { dev_cgroup_uncharge(pool, size) };
+    // SAFETY: valid for the call (caller); once a record is filled, its
+    // `pool` is only written atomically: here, so a racing second release
+    // finds NULL instead of uncharging twice, and by a take (which cannot
+    // run once the release can); `size` was written with `pool`, before the
+    // buffer was published.
+    let record = unsafe { ChargeRecord::from_raw(record) };
+    let pool = record.take_handle();
+    // SAFETY: a non-NULL pool in a record is a charge's handle, taken once.
+    unsafe { dev_cgroup_uncharge(pool, record.size()) };
 }
 
-/// The pool slot and size of a charge record.
+/// The charge a record holds, which takes and fdinfo reads serialise on
+/// `registry.transfers` (held while the record is borrowed).
 ///
 /// # Safety
 ///
-/// `record` must point to a record whose buffer stays alive for `'a`.
-unsafe fn record_parts<'a>(
+/// `record` must be NULL or a charge record whose buffer stays alive for
+/// `'a` (its dma-buf's file is held), and the caller must hold
+/// `registry.transfers` for `'a`.
+unsafe fn record_charge<'a>(
     record: *mut bindings::dev_cgroup_charge,
-) -> (&'a AtomicPtr<bindings::dev_cgroup_pool>, u64) {
-    // SAFETY: valid and aligned for `'a` (caller). Once the buffer is
-    // published its `pool` is only written atomically: swapped out by
-    // `dev_cgroup_uncharge_buffer`, replaced by a take.
-    let slot = unsafe { AtomicPtr::from_ptr(&raw mut (*record).pool) };
-    // SAFETY: written with the charge, before the buffer was published, and
-    // never changed by a take (same size).
-    (slot, unsafe { (*record).size })
+) -> Result<(ChargeRecord<'a>, &'a Pool, usize)> {
+    if record.is_null() {
+        return Err(EINVAL);
+    }
+    // SAFETY: alive for `'a` (caller). Once the buffer is published its
+    // `pool` is only written atomically: swapped out by
+    // `dev_cgroup_uncharge_buffer`, replaced by a take; its size never.
+    let record = unsafe { ChargeRecord::from_raw(record) };
+    let handle = record.handle();
+    if handle.is_null() {
+        return Err(eopnotsupp());
+    }
+    // SAFETY: the record's charge keeps its pool alive for `'a`: the buffer
+    // is not released while it is alive, and only takes, serialised by the
+    // lock the caller holds, replace the charge.
+    let (pool, consumer) = unsafe { Pool::from_pool_handle(handle) };
+    // SAFETY: as above.
+    Ok((record, unsafe { pool.as_ref() }, consumer))
 }
 
 /// Moves the charge `record` holds to the current task's cgroup: charged
@@ -823,15 +833,38 @@ pub(crate) unsafe extern "C" fn dev_cgroup_charge_take(
     ret_bytes: *mut u64,
 ) -> c_int {
     // SAFETY: NULL or writable (caller).
-    let (false, Some(ret_bytes)) = (record.is_null(), unsafe { ret_bytes.as_mut() }) else {
+    let Some(ret_bytes) = (unsafe { ret_bytes.as_mut() }) else {
         return EINVAL.to_errno();
     };
-    // SAFETY: a record whose buffer lives for the call (caller).
-    let (slot, size) = unsafe { record_parts(record) };
-    match take(slot, size) {
-        Ok(bytes) => {
+    let registry = match registry::get() {
+        Ok(registry) => registry,
+        Err(e) => return e.to_errno(),
+    };
+    let transfers = registry.transfers.lock();
+    // SAFETY: a record whose buffer lives for the call (caller), read under
+    // `transfers`, held until the old charge is replaced.
+    let charge = unsafe { record_charge(record) };
+    let taken = charge.and_then(|(record, pool, consumer)| {
+        let payer = Payer::of(registry, &record, pool, consumer)?;
+        take(&record, payer)
+    });
+    drop(transfers);
+    match taken {
+        Ok(Taken::Already(bytes)) => {
             *ret_bytes = bytes;
             0
+        }
+        Ok(Taken::Moved(old, bytes)) => {
+            // SAFETY: the record's old charge, ours now that the record
+            // holds the new one: no one else can reach it.
+            unsafe { dev_cgroup_uncharge(old, bytes) };
+            *ret_bytes = bytes;
+            0
+        }
+        Ok(Taken::Raced(new, bytes)) => {
+            // SAFETY: the charge just made, held by nobody else.
+            unsafe { dev_cgroup_uncharge(new, bytes) };
+            eopnotsupp().to_errno()
         }
         Err(e) => e.to_errno(),
     }
@@ -840,62 +873,58 @@ pub(crate) unsafe extern "C" fn dev_cgroup_charge_take(
 /// The old charge a take found, with the region's device held.
 struct Payer<'a> {
     handle: PoolHandle,
-    pool: NonNull<Pool>,
+    pool: &'a Pool,
     consumer: usize,
     device: Arc<Device>,
-    _slot: PhantomData<&'a ()>,
 }
 
 impl<'a> Payer<'a> {
-    /// The charge in `slot`, which takes and payer reads serialise on
-    /// `registry.transfers` (held by the caller for `'a`).
-    fn of(registry: &Registry, slot: &'a AtomicPtr<bindings::dev_cgroup_pool>) -> Result<Self> {
-        let handle = slot.load(Ordering::Acquire);
-        if handle.is_null() {
-            return Err(eopnotsupp());
-        }
-        // SAFETY: the record's charge keeps its pool alive: the buffer is
-        // not released during the caller's call, and only takes, serialised
-        // by the lock the caller holds, replace the charge.
-        let (pool, consumer) = unsafe { Pool::from_pool_handle(handle) };
-        // SAFETY: as above.
-        let region = unsafe { pool.as_ref() }.region();
-        let device = registry.holder_of(&region).ok_or(ENODEV)?;
+    /// The payer of `record`'s charge on `pool`, or `-ENODEV` once its
+    /// region's device is unregistered.
+    fn of(
+        registry: &Registry,
+        record: &ChargeRecord<'a>,
+        pool: &'a Pool,
+        consumer: usize,
+    ) -> Result<Self> {
+        let device = registry.holder_of(&pool.region()).ok_or(ENODEV)?;
         Ok(Payer {
-            handle,
+            handle: record.handle(),
             pool,
             consumer,
             device,
-            _slot: PhantomData,
         })
-    }
-
-    fn pool(&self) -> &Pool {
-        // SAFETY: alive while the record holds the charge, which `of`'s
-        // caller keeps for `'a`, the lifetime of `self`.
-        unsafe { self.pool.as_ref() }
     }
 
     /// The charged region, its device held by `self`.
     fn region(&self) -> Option<HeldRegion<'_>> {
-        let region = self.pool().region();
+        let region = self.pool.region();
         self.device.regions().find(|r| ptr::eq(&**r, &*region))
     }
 }
 
-/// [`dev_cgroup_charge_take`].
-fn take(slot: &AtomicPtr<bindings::dev_cgroup_pool>, size: u64) -> Result<u64> {
-    let registry = registry::get()?;
-    let _transfers = registry.transfers.lock();
-    let payer = Payer::of(registry, slot)?;
+/// How a take ended; each handle left in it is the caller's to uncharge.
+enum Taken {
+    /// The caller's cgroup already pays: nothing moved.
+    Already(u64),
+    /// Moved: the old charge's handle, and the bytes.
+    Moved(PoolHandle, u64),
+    /// The record changed under the take (an exporter broke its rules): the
+    /// new charge's handle, to undo, and the bytes.
+    Raced(PoolHandle, u64),
+}
+
+/// [`dev_cgroup_charge_take`], under `registry.transfers`.
+fn take(record: &ChargeRecord<'_>, payer: Payer<'_>) -> Result<Taken> {
+    let size = record.size();
     let region = payer.region().ok_or(ENODEV)?;
     // The caller's own cgroup, never a scope it runs in: a charge can only
     // be pulled by its future payer.
     let css = DevCss::of_current_task().ok_or(ENODEV)?;
     // Its device is held, so the pool is in its cgroup's table: the css is
     // alive (see `Pool::css`).
-    if ptr::eq(payer.pool().css(), &*css) {
-        return Ok(size);
+    if ptr::eq(payer.pool.css(), &*css) {
+        return Ok(Taken::Already(size));
     }
     // A missing pool is made here, where allocations may sleep, rather
     // than by the charge (which must not): a refusal below is then a limit,
@@ -910,20 +939,11 @@ fn take(slot: &AtomicPtr<bindings::dev_cgroup_pool>, size: u64) -> Result<u64> {
     // Only takes, serialised by the lock, replace a live record's charge,
     // and nothing releases it while the caller holds the dma-buf; should an
     // exporter break that, the record is left as it is found.
-    if slot
-        .compare_exchange(payer.handle, new, Ordering::AcqRel, Ordering::Acquire)
-        .is_err()
-    {
-        // SAFETY: the charge just made, held by nobody else.
-        unsafe { dev_cgroup_uncharge(new, size) };
-        return Err(eopnotsupp());
+    if record.replace(payer.handle, new) {
+        Ok(Taken::Moved(payer.handle, size))
+    } else {
+        Ok(Taken::Raced(new, size))
     }
-    // SAFETY: the record's old charge, ours now that the record holds the
-    // new one; the lock keeps other takes from seeing it.
-    if let Err(size) = unsafe { pool::uncharge(payer.pool, size, payer.consumer) } {
-        kernel::cgroup::dev::warn_underflow(size);
-    }
-    Ok(size)
 }
 
 /// Prints who pays for `record` into `m`: `dev_cgroup:\t<cgroup path>
@@ -940,31 +960,36 @@ pub(crate) unsafe extern "C" fn dev_cgroup_charge_show(
     record: *mut bindings::dev_cgroup_charge,
     m: *mut bindings::seq_file,
 ) {
-    if record.is_null() || m.is_null() {
+    if m.is_null() {
         return;
     }
-    // SAFETY: a record whose buffer lives for the call (caller).
-    let (slot, size) = unsafe { record_parts(record) };
     // SAFETY: the seq_file of the caller's `show` call.
     let out = unsafe { SeqFile::from_raw(m) };
-    let _ = show_payer(slot, size, out);
+    let Ok(mut path) = KVec::from_elem(0u8, PATH_MAX, GFP_KERNEL) else {
+        return;
+    };
+    let Ok(registry) = registry::get() else {
+        return;
+    };
+    let _transfers = registry.transfers.lock();
+    // SAFETY: a record whose buffer lives for the call (caller), read under
+    // `transfers`.
+    let Ok((record, pool, consumer)) = (unsafe { record_charge(record) }) else {
+        return;
+    };
+    if let Ok(payer) = Payer::of(registry, &record, pool, consumer) {
+        let _ = show_payer(&payer, record.size(), &mut path, out);
+    }
 }
 
 /// Most bytes of a cgroup path (`PATH_MAX`).
 const PATH_MAX: usize = 4096;
 
-/// [`dev_cgroup_charge_show`].
-fn show_payer(slot: &AtomicPtr<bindings::dev_cgroup_pool>, size: u64, mut out: &SeqFile) -> Result {
-    let mut path = KVec::from_elem(0u8, PATH_MAX, GFP_KERNEL)?;
-    let registry = registry::get()?;
-    let _transfers = registry.transfers.lock();
-    let payer = match Payer::of(registry, slot) {
-        Err(e) if e == eopnotsupp() => return Ok(()),
-        payer => payer?,
-    };
+/// [`dev_cgroup_charge_show`], under `registry.transfers`.
+fn show_payer(payer: &Payer<'_>, size: u64, path: &mut [u8], mut out: &SeqFile) -> Result {
     let region = payer.region().ok_or(ENODEV)?;
     // The device is held: the css is alive (see `Pool::css`).
-    let path = payer.pool().css().css().path(&mut path)?;
+    let path = payer.pool.css().css().path(path)?;
     writeln!(
         out,
         "dev_cgroup:\t{path} {} region.{}={size}",

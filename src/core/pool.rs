@@ -31,7 +31,6 @@
 use core::mem::size_of;
 use core::ptr::{self, NonNull};
 use core::sync::atomic::AtomicPtr;
-use kernel::bindings;
 use kernel::c_str;
 use kernel::cgroup::dev::{HasPoolHandles, PoolHandles};
 use kernel::new_mutex;
@@ -49,7 +48,7 @@ use crate::DevCss;
 use kernel::types::ARef;
 
 /// What drivers hold for a charge or a referenced pool.
-pub(crate) type PoolHandle = *mut bindings::dev_cgroup_pool;
+pub(crate) use kernel::cgroup::dev::PoolHandle;
 
 /// One cgroup's share of one region.
 ///

@@ -22,6 +22,7 @@ use core::ffi::c_void;
 use core::marker::PhantomData;
 use core::pin::Pin;
 use core::ptr::NonNull;
+use core::sync::atomic::{AtomicPtr, Ordering};
 
 #[cfg(CONFIG_HAS_DMA)]
 pub mod buffer;
@@ -446,7 +447,7 @@ pub unsafe trait HasPoolHandles<const N: usize>: Sized {
     /// The handle for `index` (the last one if `index` is out of range),
     /// valid for as long as `self` is allocated.
     #[inline(always)]
-    fn pool_handle(&self, index: usize) -> *mut bindings::dev_cgroup_pool {
+    fn pool_handle(&self, index: usize) -> PoolHandle {
         let index = index.min(N - 1);
         // Derived from the whole object, so that `from_pool_handle` may step
         // back to its start.
@@ -464,7 +465,7 @@ pub unsafe trait HasPoolHandles<const N: usize>: Sized {
     /// `handle` must come from [`HasPoolHandles::pool_handle`] on a `Self`
     /// that is still allocated.
     #[inline(always)]
-    unsafe fn from_pool_handle(handle: *mut bindings::dev_cgroup_pool) -> (NonNull<Self>, usize) {
+    unsafe fn from_pool_handle(handle: PoolHandle) -> (NonNull<Self>, usize) {
         let handle = handle.cast::<u8>().cast_const();
         // SAFETY: `handle` is byte `index` of the object's `PoolHandles`
         // (the trait's and the caller's contracts), which holds `index`
@@ -491,4 +492,63 @@ macro_rules! impl_has_pool_handles {
         }
         const _: fn(&$type) -> &$crate::cgroup::dev::PoolHandles<{ $n }> = |object| &object.$field;
     };
+}
+
+/// What C holds for a charge: a [`HasPoolHandles::pool_handle`].
+pub type PoolHandle = *mut bindings::dev_cgroup_pool;
+
+/// A buffer's charge record (`struct dev_cgroup_charge`), which an exporter
+/// embeds in its buffer: the handle of the buffer's charge and its size.
+///
+/// # Invariants
+///
+/// `pool` is the record's `pool` field, valid for `'a` and accessed only
+/// atomically while `self` exists; `size` is the record's size, which
+/// nothing changes while the record holds a charge.
+pub struct ChargeRecord<'a> {
+    pool: &'a AtomicPtr<bindings::dev_cgroup_pool>,
+    size: u64,
+}
+
+impl<'a> ChargeRecord<'a> {
+    /// The record at `record`.
+    ///
+    /// # Safety
+    ///
+    /// `record` must be valid and aligned for `'a`, its `pool` field
+    /// accessed only atomically for `'a` (once a buffer is published, the
+    /// controller only swaps it, and its exporter never writes it), and its
+    /// `size` not written for `'a`.
+    pub unsafe fn from_raw(record: *mut bindings::dev_cgroup_charge) -> Self {
+        // SAFETY: valid and aligned for `'a`, accessed atomically (caller).
+        let pool = unsafe { AtomicPtr::from_ptr(&raw mut (*record).pool) };
+        // SAFETY: valid, and not written meanwhile (caller).
+        let size = unsafe { (*record).size };
+        // INVARIANT: from the caller's contract.
+        ChargeRecord { pool, size }
+    }
+
+    /// The size the charge was made for.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The charge's handle; null if the record holds none.
+    pub fn handle(&self) -> PoolHandle {
+        self.pool.load(Ordering::Acquire)
+    }
+
+    /// Empties the record and returns the handle it held (null if none):
+    /// of two racing callers, only one gets it.
+    pub fn take_handle(&self) -> PoolHandle {
+        self.pool.swap(core::ptr::null_mut(), Ordering::AcqRel)
+    }
+
+    /// Replaces the handle `old` with `new`; false, changing nothing, if the
+    /// record no longer holds `old`.
+    pub fn replace(&self, old: PoolHandle, new: PoolHandle) -> bool {
+        self.pool
+            .compare_exchange(old, new, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
 }
