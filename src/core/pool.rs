@@ -16,8 +16,11 @@
 //!   made to it, and its pools are freed with it (`css_free`).
 //! - When a device is dropped (unregistered and its last reference put, so
 //!   no charge or lookup can be under way on its regions), its regions'
-//!   pools leave every table, children before parents. Empty ones are freed
-//!   at once, charged ones by the uncharge that empties them.
+//!   pools leave every table, children before parents, each taking a css
+//!   reference. Empty ones are freed at once, charged ones by the uncharge
+//!   that empties them, which also drops that reference.
+//! - So a pool never outlives its css: in its table, it is freed with the
+//!   table at the latest (`css_free`); out of it, it holds a reference.
 //! - A pool points to its parent cgroup's pool, which outlives it: a parent
 //!   css outlives its children, pools leave tables children first, and a
 //!   detached parent's usage includes its children's.
@@ -32,7 +35,7 @@ use core::mem::size_of;
 use core::ptr::{self, NonNull};
 use core::sync::atomic::AtomicPtr;
 use kernel::c_str;
-use kernel::cgroup::dev::{HasPoolHandles, PoolHandles};
+use kernel::cgroup::dev::{DevCssLink, HasPoolHandles, PoolHandles};
 use kernel::new_mutex;
 use kernel::prelude::*;
 use kernel::sync::slot_table::{SlotTable, Spare};
@@ -56,26 +59,18 @@ pub(crate) use kernel::cgroup::dev::PoolHandle;
 ///
 /// - `parent` is the parent cgroup's pool for the same region (`None` at the
 ///   root), alive for as long as this pool is (see the module docs).
-/// - `css` is the cgroup this pool belongs to. It holds no reference: the css
-///   is alive while the pool is in its table, which is whenever its region's
-///   device is held.
+/// - `css` is the cgroup this pool belongs to, which outlives it (see the
+///   module docs).
 pub(crate) struct Pool {
     counter: Counter,
     parent: ParentLink<Pool>,
     region: Arc<Region>,
-    css: NonNull<DevCss>,
+    css: DevCssLink<CgroupState>,
     /// What drivers hold for a charge: one handle per consumer.
     handles: PoolHandles<NR_CONSUMERS>,
 }
 
 kernel::impl_has_pool_handles!(Pool, handles, NR_CONSUMERS);
-
-// SAFETY: a pool is shared between CPUs through its atomics only; `parent`
-// and `css` are written once, before the pool is published, and point to
-// objects that are themselves shared safely.
-unsafe impl Send for Pool {}
-// SAFETY: as above.
-unsafe impl Sync for Pool {}
 
 impl Node for Pool {
     fn counter(&self) -> &Counter {
@@ -106,12 +101,8 @@ impl Pool {
     }
 
     /// The pool's cgroup, borrowed.
-    ///
-    /// Only for pools found through a [`HeldRegion`] or charged on one: their
-    /// device is held, so they are in their table and the css is alive.
     pub(crate) fn css(&self) -> &DevCss {
-        // SAFETY: see above and the type invariant on `css`.
-        unsafe { self.css.as_ref() }
+        self.css.get()
     }
 
     /// The handle of a charge by `consumer`; the charge's bytes keep it valid.
@@ -142,7 +133,7 @@ impl Pool {
     /// The css behind [`Pool::css`], as `ARef::into_raw` returns it: for
     /// handing back the reference of a [`Pool::referenced_handle`].
     pub(crate) fn css_ptr(&self) -> NonNull<DevCss> {
-        self.css
+        self.css.as_ptr()
     }
 }
 
@@ -152,16 +143,20 @@ impl Pool {
 #[inline(never)]
 fn release(pool: NonNull<Pool>, flags: u64) {
     // SAFETY: the pool is alive until freed below: its release is ours.
-    let css = unsafe { pool.as_ref() }.css;
+    let css = unsafe { pool.as_ref() }.css_ptr();
     if flags & CLOSED_DETACHED != 0 {
         // SAFETY: a detached pool is in no table and its usage is gone, so
         // nothing else can reach it; it was allocated by `insert`.
         drop(unsafe { KBox::from_raw(pool.as_ptr()) });
     }
-    if flags & CLOSED_OFFLINE != 0 {
-        // SAFETY: `CgroupState::offline` left this reference to whoever
-        // empties the pool: us.
-        drop(unsafe { ARef::from_raw(css) });
+    // Last, with the pool gone or left in its table: each close flag left a
+    // css reference (`close_pools`, `forget_region`) to whoever empties the
+    // pool: us.
+    for flag in [CLOSED_OFFLINE, CLOSED_DETACHED] {
+        if flags & flag != 0 {
+            // SAFETY: that reference, dropped once (one release per flag).
+            drop(unsafe { ARef::from_raw(css) });
+        }
     }
 }
 
@@ -240,6 +235,9 @@ impl CgroupState {
 pub(crate) fn forget_region(region: &Region) {
     DevCss::for_each_post(|css| {
         if let Some(pool) = css.state().detach(region) {
+            // A reference for `release` to drop, now or from the uncharge
+            // that empties the pool: out of its table, it keeps its css.
+            let _ = ARef::into_raw(ARef::from(css));
             // SAFETY: it was in the table until now, and usage keeps it.
             let claimed = unsafe { pool.as_ref() }.counter.close(CLOSED_DETACHED);
             if claimed != 0 {
@@ -306,7 +304,8 @@ pub(crate) fn prepare<'a>(
                 counter: Counter::new(),
                 parent: ParentLink::root(),
                 region: region.arc(),
-                css: NonNull::from(&*c),
+                // SAFETY: the pool does not outlive the css (module docs).
+                css: unsafe { DevCssLink::new(&c) },
                 handles: PoolHandles::new(),
             },
             flags,

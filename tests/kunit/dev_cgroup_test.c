@@ -315,6 +315,59 @@ static void last_uncharge_after_cgroup_and_device_are_gone(struct kunit *test)
 	devcg_test_cg_remove(test, p);
 }
 
+/* "nr_dying_subsys_dev" of @dir's cgroup.stat: its removed csses not yet released. */
+static long dying_dev_csses(struct kunit *test, struct dentry *dir)
+{
+	char *buf = kunit_kzalloc(test, 4096, GFP_KERNEL);
+	const char *line;
+	long dying = -1;
+
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	KUNIT_ASSERT_EQ(test, devcg_test_read(dir, "cgroup.stat", buf, 4096), 0);
+	line = strstr(buf, "nr_dying_subsys_dev ");
+	KUNIT_ASSERT_NOT_NULL(test, line);
+	KUNIT_ASSERT_EQ(test, sscanf(line, "nr_dying_subsys_dev %ld", &dying), 1);
+	kunit_kfree(test, buf);
+	return dying;
+}
+
+/*
+ * A pool never outlives its cgroup's css: one that still holds charges when
+ * its device goes away (and leaves the cgroup's table) keeps the css alive,
+ * so a cgroup removed meanwhile is released only by the last uncharge. (It
+ * used to be released at once, leaving the pool with a dangling css link.)
+ */
+static void detached_charged_pool_keeps_its_removed_cgroup(struct kunit *test)
+{
+	static const struct dev_cgroup_region_desc region = { .name = "r", .capacity = SZ_1M };
+	struct devcg_test_cg *p = devcg_test_cg_create(test, NULL, "kunit_devcg_detach");
+	struct devcg_test_cg *c = devcg_test_cg_create(test, p, "c");
+	struct dev_cgroup_device *dev = dev_cgroup_register_device("kunit_detach", &region, 1);
+	struct cgroup_subsys_state *gone;
+	struct dev_cgroup_pool *pool;
+	int i;
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR(dev));
+	pool = charge_ok(test, c, dev_cgroup_device_region(dev, 0), SZ_64K,
+			 DEV_CGROUP_CONSUMER_OTHER);
+	/* The registration's reference is the last: the pool leaves c's table. */
+	dev_cgroup_unregister_device(dev);
+	gone = c->css;
+	css_get(gone);
+	devcg_test_cg_remove(test, c);
+	devcg_test_wait_offline(test, gone);
+	css_put(gone);
+	/* Released within milliseconds if nothing holds it: give it 200. */
+	for (i = 0; i < 20 && dying_dev_csses(test, p->dentry) == 1; i++)
+		msleep(10);
+	KUNIT_EXPECT_EQ(test, dying_dev_csses(test, p->dentry), 1L);
+	dev_cgroup_uncharge(pool, SZ_64K);
+	for (i = 0; i < 5000 && dying_dev_csses(test, p->dentry) != 0; i++)
+		msleep(1);
+	KUNIT_EXPECT_EQ(test, dying_dev_csses(test, p->dentry), 0L);
+	devcg_test_cg_remove(test, p);
+}
+
 /*
  * A limiting pool handed out by a refused charge may be put after its device
  * is gone: the handle holds the device, so the pool is still there. Before
@@ -604,6 +657,7 @@ static struct kunit_case dev_cgroup_core_cases[] = {
 	KUNIT_CASE(unregistered_device_refuses_charges_but_uncharges),
 	KUNIT_CASE(new_device_never_meets_an_old_devices_charges),
 	KUNIT_CASE(last_uncharge_after_cgroup_and_device_are_gone),
+	KUNIT_CASE(detached_charged_pool_keeps_its_removed_cgroup),
 	KUNIT_CASE(limit_pool_put_after_its_device_is_gone),
 	KUNIT_CASE(charge_as_current_retries_when_the_cgroup_went_offline),
 	KUNIT_CASE(probe_time_charges_go_to_the_root),

@@ -377,6 +377,54 @@ pub fn warn_underflow(size: u64) {
     unsafe { bindings::devcg_warn_underflow(size) }
 }
 
+/// A link to a css of the controller that holds no reference, kept in an
+/// object that the css outlives (one of the cgroup's own objects, which it
+/// frees before it goes, or which hold a reference of their own until then).
+///
+/// # Invariants
+///
+/// The css is alive for as long as the link exists (promised at
+/// [`DevCssLink::new`]).
+///
+/// (No example: only the controller's one [`State`] type has csses, and
+/// the controller's pools are the link's user: `src/core/pool.rs`.)
+pub struct DevCssLink<T: State>(NonNull<DevCss<T>>);
+
+// SAFETY: the link is a shared borrow of a css, and `DevCss<T>` is shared
+// between CPUs through its reference count and its state (`T: Sync`).
+unsafe impl<T: State> Send for DevCssLink<T> {}
+// SAFETY: as above.
+unsafe impl<T: State> Sync for DevCssLink<T> {}
+
+impl<T: State> DevCssLink<T> {
+    /// A link to `css`.
+    ///
+    /// # Safety
+    ///
+    /// `css` must stay alive for as long as the link exists: the link is
+    /// dropped before the css's last reference is put, or holds one of its
+    /// own until it is dropped.
+    pub unsafe fn new(css: &DevCss<T>) -> Self {
+        // INVARIANT: promised by the caller.
+        DevCssLink(NonNull::from(css))
+    }
+
+    /// The css.
+    #[inline(always)]
+    pub fn get(&self) -> &DevCss<T> {
+        // SAFETY: alive for as long as the link exists (type invariant),
+        // which the borrow of `self` covers.
+        unsafe { self.0.as_ref() }
+    }
+
+    /// The css, as [`ARef::into_raw`] returns it: for dropping a reference
+    /// that was leaked (with `ARef::into_raw`) to keep the css alive for
+    /// the link's sake.
+    pub fn as_ptr(&self) -> NonNull<DevCss<T>> {
+        self.0
+    }
+}
+
 /// The addresses the controller hands to C as `struct dev_cgroup_pool *`
 /// for one of its objects: `N` distinct addresses inside the object, one per
 /// index (a consumer). C only keeps, compares and passes them back;
