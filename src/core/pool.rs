@@ -42,7 +42,8 @@ use kernel::sync::slot_table::{SlotTable, Spare};
 use kernel::sync::{Arc, ArcBorrow, Mutex};
 
 use crate::logic::counter::{
-    self, Counter, Node, ParentLink, Refusal, CLOSED_DETACHED, CLOSED_OFFLINE, NR_CONSUMERS,
+    self, Counter, Node, ParentLink, Refusal, Released, CLOSED_DETACHED, CLOSED_OFFLINE,
+    NR_CONSUMERS,
 };
 use crate::logic::protection::{self, Level, Verdict};
 use crate::peak::PeakWatchers;
@@ -141,12 +142,13 @@ impl Pool {
 /// called exactly once per close flag (see `logic::counter`).
 #[cold]
 #[inline(never)]
-fn release(pool: NonNull<Pool>, flags: u64) {
-    // SAFETY: the pool is alive until freed below: its release is ours.
-    let css = unsafe { pool.as_ref() }.css_ptr();
+fn release(released: Released<Pool>) {
+    let (css, flags) = (released.node().css_ptr(), released.flags());
+    let pool = released.into_raw();
     if flags & CLOSED_DETACHED != 0 {
         // SAFETY: a detached pool is in no table and its usage is gone, so
-        // nothing else can reach it; it was allocated by `insert`.
+        // nothing else can reach it, and its release is ours; it was
+        // allocated by `prepare` as a `KBox`.
         drop(unsafe { KBox::from_raw(pool.as_ptr()) });
     }
     // Last, with the pool gone or left in its table: each close flag left a
@@ -210,9 +212,8 @@ impl CgroupState {
             // A reference for `release` to drop, now or from the uncharge
             // that empties the pool.
             let _ = ARef::into_raw(ARef::from(pool.css()));
-            let claimed = pool.counter.close(CLOSED_OFFLINE);
-            if claimed != 0 {
-                release(NonNull::from(pool), claimed);
+            if let Some(released) = counter::close(pool, CLOSED_OFFLINE) {
+                release(released);
             }
         });
     }
@@ -238,10 +239,9 @@ pub(crate) fn forget_region(region: &Region) {
             // A reference for `release` to drop, now or from the uncharge
             // that empties the pool: out of its table, it keeps its css.
             let _ = ARef::into_raw(ARef::from(css));
-            // SAFETY: it was in the table until now, and usage keeps it.
-            let claimed = unsafe { pool.as_ref() }.counter.close(CLOSED_DETACHED);
-            if claimed != 0 {
-                release(pool, claimed);
+            // SAFETY: it was in the table until now, and is ours.
+            if let Some(released) = unsafe { counter::close_owned(pool, CLOSED_DETACHED) } {
+                release(released);
             }
         }
     });

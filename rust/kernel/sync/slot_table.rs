@@ -278,24 +278,24 @@ impl<T, W> Writer<'_, T, W> {
     /// leaked `KBox<T>`: readers that found it before may still be using
     /// it, so the caller frees it (`KBox::from_raw`) only once they cannot.
     pub fn take(&mut self, slot: usize, which: impl FnOnce(&T) -> bool) -> Option<NonNull<T>> {
-        let current = self.table.array()?;
-        let entry = current.slots.get(slot)?.load(Ordering::Relaxed);
-        // SAFETY: entries in the table are alive; we hold the lock.
-        if !unsafe { entry.as_ref() }.is_some_and(which) {
-            return None;
-        }
+        let entry = NonNull::from(self.get(slot).filter(|entry| which(entry))?);
+        self.forget(slot, entry);
+        Some(entry)
+    }
+
+    /// Takes `entry` out of `slot` (every array that holds it).
+    fn forget(&mut self, slot: usize, entry: NonNull<T>) {
         // Out of the current array and of every older one that still shows
         // it (older arrays hold a subset of the current one's entries).
-        let mut array = Some(current);
+        let mut array = self.table.array();
         while let Some(a) = array {
             if let Some(cell) = a.slots.get(slot) {
-                if cell.load(Ordering::Relaxed) == entry {
+                if cell.load(Ordering::Relaxed) == entry.as_ptr() {
                     cell.store(ptr::null_mut(), Ordering::Relaxed);
                 }
             }
             array = a.previous.as_deref();
         }
-        NonNull::new(entry)
     }
 }
 

@@ -525,6 +525,75 @@ impl Counter {
     }
 }
 
+/// A closed node whose release the close protocol gave to its holder: the
+/// close flags it claimed, and the node, which stays alive until the holder
+/// frees it.
+///
+/// Only the protocol makes one: [`close`] on a counter it empties, and the
+/// uncharges that empty a closed counter (their `release` callbacks).
+///
+/// # Invariants
+///
+/// `node` is alive, and stays alive at least until [`Released::into_raw`]
+/// hands it to the holder, who is the only party given `flags`: nothing
+/// else frees it for those flags.
+#[must_use]
+pub struct Released<N> {
+    node: NonNull<N>,
+    flags: u64,
+}
+
+impl<N> Released<N> {
+    /// # Safety
+    ///
+    /// `node` must be alive, and the caller must have claimed `flags` on it
+    /// (no one else may release them).
+    unsafe fn new(node: NonNull<N>, flags: u64) -> Self {
+        // INVARIANT: guaranteed by the caller.
+        Released { node, flags }
+    }
+
+    /// The node.
+    pub fn node(&self) -> &N {
+        // SAFETY: alive until `into_raw`, which takes `self` (invariant).
+        unsafe { self.node.as_ref() }
+    }
+
+    /// The close flags released.
+    pub fn flags(&self) -> u64 {
+        self.flags
+    }
+
+    /// The node's pointer, for its holder to free it, if the flags say so.
+    pub fn into_raw(self) -> NonNull<N> {
+        self.node
+    }
+}
+
+/// Closes `node` with `flag` (see [`Counter::close`]): the release, if this
+/// claimed it because no usage was left; otherwise the uncharge that empties
+/// the node gets it.
+pub fn close<N: Node>(node: &N, flag: u64) -> Option<Released<N>> {
+    // SAFETY: borrowed, so alive for the call.
+    unsafe { close_owned(NonNull::from(node), flag) }
+}
+
+/// [`close`] for a node its caller owns (taken out of wherever others could
+/// find it), known by its pointer: once closed, the node may be freed by the
+/// uncharge that empties it, so no reference to it may outlive the call.
+///
+/// # Safety
+///
+/// `node` must be alive for the call.
+pub unsafe fn close_owned<N: Node>(node: NonNull<N>, flag: u64) -> Option<Released<N>> {
+    // SAFETY: alive (caller). `close` looks at the counter in one atomic
+    // operation, after which it may be freed: nothing here touches it again.
+    let claimed = unsafe { node.as_ref() }.counter().close(flag);
+    // SAFETY: `close` claimed `claimed`; a node whose release is ours is not
+    // freed by anyone else, so it is still alive.
+    (claimed != 0).then(|| unsafe { Released::new(node, claimed) })
+}
+
 /// The close flags of a usage word whose released bit is not set yet.
 fn unreleased(word: u64) -> u64 {
     word & CLOSED & !((word & RELEASED) << 2)
@@ -553,7 +622,7 @@ pub fn try_charge<'a, N: Node>(
     node: &'a N,
     amount: u64,
     consumer: usize,
-    release: impl FnMut(NonNull<N>, u64),
+    release: impl FnMut(Released<N>),
 ) -> Result<(), Refusal<'a, N>> {
     match raise(node, amount) {
         Ok(raised) => {
@@ -721,7 +790,7 @@ impl<'a, N: Node> Unfinished<'a, N> {
     /// [`uncharge`], and counts a limit refusal in `dev.events`.
     #[cold]
     #[inline(never)]
-    pub fn roll_back(self, release: impl FnMut(NonNull<N>, u64)) -> Refusal<'a, N> {
+    pub fn roll_back(self, release: impl FnMut(Released<N>)) -> Refusal<'a, N> {
         let Unfinished {
             node,
             level,
@@ -848,7 +917,7 @@ pub unsafe fn uncharge<N: Node>(
     node: NonNull<N>,
     amount: u64,
     consumer: usize,
-    release: impl FnMut(NonNull<N>, u64),
+    release: impl FnMut(Released<N>),
 ) -> Result<(), u64> {
     let consumer = consumer.min(NR_CONSUMERS - 1) as u8;
     // SAFETY: `node` holds our bytes, so it is alive (caller). Its owner was
@@ -901,7 +970,7 @@ unsafe fn levels<N: Node>(from: NonNull<N>) -> impl Iterator<Item = NonNull<N>> 
 unsafe fn lower_levels<N: Node>(
     from: NonNull<N>,
     amount: u64,
-    release: impl FnMut(NonNull<N>, u64),
+    release: impl FnMut(Released<N>),
 ) -> u64 {
     // SAFETY: the caller's bytes keep each level alive until they are taken.
     for level in unsafe { levels(from) } {
@@ -931,7 +1000,7 @@ unsafe fn lower_levels<N: Node>(
 unsafe fn lower_rest<N: Node>(
     from: NonNull<N>,
     amount: u64,
-    mut release: impl FnMut(NonNull<N>, u64),
+    mut release: impl FnMut(Released<N>),
 ) -> u64 {
     let mut left = amount;
     // SAFETY: as in `lower_levels`; `release` is the last use of a level.
@@ -940,7 +1009,9 @@ unsafe fn lower_rest<N: Node>(
         let (taken, released) = unsafe { level.as_ref() }.counter().lower(left);
         left = taken;
         if released != 0 {
-            release(level, released);
+            // SAFETY: `lower` claimed these flags for us, and our bytes kept
+            // `level` alive until it did: no one else releases it.
+            release(unsafe { Released::new(level, released) });
         }
         if left == 0 {
             // Nothing to take above, and no bytes of ours keep those
@@ -1018,7 +1089,7 @@ mod tests {
 
     /// Charges with a release callback that must never run: nothing is closed.
     fn tc<N: Node>(node: &N, amount: u64, consumer: usize) -> Result<(), Refusal<'_, N>> {
-        try_charge(node, amount, consumer, |_, _| {
+        try_charge(node, amount, consumer, |_: Released<N>| {
             panic!("released an open counter")
         })
     }
@@ -1026,7 +1097,7 @@ mod tests {
     fn un<N: Node>(node: &N, amount: u64, consumer: usize) -> bool {
         // SAFETY: the tests' trees are leaked, so every node stays alive.
         unsafe {
-            uncharge(NonNull::from(node), amount, consumer, |_, _| {
+            uncharge(NonNull::from(node), amount, consumer, |_: Released<N>| {
                 panic!("released an open counter")
             })
         }
@@ -1170,10 +1241,10 @@ mod tests {
         assert_eq!(t.counters[1].close(CLOSED_DETACHED), 0);
         assert_eq!(t.counters[2].usage(), 50);
         let released = std::cell::RefCell::new(Vec::new());
-        let record = |n: NonNull<TNode>, flags: u64| {
-            // SAFETY: leaked tree.
-            let counter = unsafe { &n.as_ref().counter };
-            released.borrow_mut().push((index_of(&t, counter), flags))
+        let record = |r: Released<TNode>| {
+            released
+                .borrow_mut()
+                .push((index_of(&t, &r.node().counter), r.flags()))
         };
         // SAFETY: leaked tree.
         assert!(unsafe { uncharge(NonNull::from(t.at(2)), 30, 1, record) }.is_ok());
@@ -1205,8 +1276,8 @@ mod tests {
         let mut released = Vec::new();
         // SAFETY: leaked tree.
         assert!(unsafe {
-            uncharge(NonNull::from(t.at(2)), 5, 0, |n: NonNull<TNode>, f| {
-                released.push((index_of(&t, &n.as_ref().counter), f))
+            uncharge(NonNull::from(t.at(2)), 5, 0, |r: Released<TNode>| {
+                released.push((index_of(&t, &r.node().counter), r.flags()))
             })
         }
         .is_ok());
@@ -1223,8 +1294,8 @@ mod tests {
             let leaf = t.at(1);
             let releases: &'static std::sync::atomic::AtomicU64 =
                 std::boxed::Box::leak(std::boxed::Box::new(std::sync::atomic::AtomicU64::new(0)));
-            let count = move |_: NonNull<TNode>, f: u64| {
-                assert_eq!(f, CLOSED_OFFLINE);
+            let count = move |r: Released<TNode>| {
+                assert_eq!(r.flags(), CLOSED_OFFLINE);
                 releases.fetch_add(1, Relaxed);
             };
             let workers: Vec<_> = (0..3)
@@ -1272,10 +1343,15 @@ mod tests {
                     std::thread::spawn(move || {
                         // SAFETY: leaked tree.
                         unsafe {
-                            uncharge(NonNull::from(leaf), 1 + round % 7, 0, |_, f| {
-                                assert_eq!(f, CLOSED_OFFLINE);
-                                releases.fetch_add(1, Relaxed);
-                            })
+                            uncharge(
+                                NonNull::from(leaf),
+                                1 + round % 7,
+                                0,
+                                |r: Released<TNode>| {
+                                    assert_eq!(r.flags(), CLOSED_OFFLINE);
+                                    releases.fetch_add(1, Relaxed);
+                                },
+                            )
                         }
                         .is_ok()
                     })
@@ -1327,7 +1403,10 @@ mod tests {
         let refused = raise(t.at(1), 150).err().expect("refused at the root");
         // ...while a charge of 1 commits and brings the peaks up to date.
         assert!(tc(t.at(1), 1, 0).is_ok());
-        assert!(matches!(refused.roll_back(|_, _| ()), Refusal::Limit(_)));
+        assert!(matches!(
+            refused.roll_back(|_: Released<TNode>| ()),
+            Refusal::Limit(_)
+        ));
         assert_eq!(t.counters[1].usage(), 1);
         assert!(t.counters[1].peak() <= 100, "peak {}", t.counters[1].peak());
         assert!(un(t.at(1), 1, 0));

@@ -24,7 +24,7 @@
 //! `LOOM_MAX_PREEMPTIONS`.
 
 use super::counter::{
-    self, Counter, Node, ParentLink, Refusal, Setting, CLOSED_DETACHED, CLOSED_OFFLINE,
+    self, Counter, Node, ParentLink, Refusal, Released, Setting, CLOSED_DETACHED, CLOSED_OFFLINE,
 };
 use core::ptr::NonNull;
 use loom::thread;
@@ -136,9 +136,8 @@ impl Tree {
     fn close(&self, i: usize, flag: u64) {
         let node = self.at(i);
         node.closed.fetch_or(flag, SeqCst);
-        let claimed = node.counter.close(flag);
-        if claimed != 0 {
-            release(NonNull::from(node), claimed);
+        if let Some(released) = counter::close(node, flag) {
+            release(released);
         }
     }
 
@@ -167,10 +166,10 @@ fn ancestors(node: &LNode) -> impl Iterator<Item = &LNode> {
 /// What the kernel's `release` does, checked: a flag is released once, only
 /// when no committed charge is left in the subtree, and releasing a detached
 /// counter frees it.
-fn release(node: NonNull<LNode>, flags: u64) {
-    // SAFETY: model nodes live as long as their tree; "freeing" only marks
-    // the counter's atomics.
-    let node = unsafe { node.as_ref() };
+fn release(released: Released<LNode>) {
+    // Model nodes live as long as their tree; "freeing" only marks the
+    // counter's atomics.
+    let (node, flags) = (released.node(), released.flags());
     assert_eq!(
         node.committed.load(SeqCst),
         0,
