@@ -6,13 +6,30 @@
 # `bindings::` uses and of lines, then totals per layer. Comments are not
 # counted. The loom models and the host-only files are left out: they are
 # not kernel code.
-#   scripts/unsafe-report.sh [git revision]   (default: the working tree)
+# With --where, lists instead each `unsafe` block of src/ that is not in an
+# `extern "C"` entry point, with the function it is in: what the layering
+# rule (Documentation/driver-api/cgroup-dev.rst) asks a reviewer to check.
+#   scripts/unsafe-report.sh [--where] [git revision]   (default: the working tree)
 set -eu
 cd "$(dirname "$0")/.."
+where=
+[ "${1:-}" = --where ] && where=1 && shift
 rev=${1:-}
 list() { if [ -n "$rev" ]; then git ls-tree -r --name-only "$rev" -- rust src; else git ls-files -co --exclude-standard rust src; fi; }
 show() { if [ -n "$rev" ]; then git show "$rev:$1"; else cat "$1"; fi; }
 count() { grep -oE "$1" | wc -l; }
+if [ -n "$where" ]; then
+	for f in $(list | grep '^src/.*\.rs$' | grep -v -e loom_models -e logic/host.rs | sort); do
+		show "$f" | sed -e 's|//.*$||' | awk -v file="$f" '
+			/^#\[cfg\(.*test/ { exit }
+			/(^|[^a-z_])fn [a-z_0-9]+/ {
+				match($0, /fn [a-z_0-9]+/); name = substr($0, RSTART + 3, RLENGTH - 3)
+				entry = ($0 ~ /extern "C" fn/); if (!entry) unsafe_fn = ($0 ~ /unsafe fn/)
+			}
+			/unsafe \{/ && !entry { n = gsub(/unsafe \{/, "&"); printf "%s:%d: %s%s (%d)\n", file, NR, unsafe_fn ? "unsafe fn " : "", name, n }'
+	done
+	exit 0
+fi
 printf '%-40s %7s %7s %9s %6s\n' file blocks items bindings lines
 declare -A tb ti tn tl
 for f in $(list | grep '\.rs$' | grep -v -e loom_models -e logic/host.rs | sort); do
