@@ -15,7 +15,7 @@ use core::fmt::Write;
 use core::ptr;
 use kernel::bindings;
 use kernel::cgroup::dev::buffer::eopnotsupp;
-use kernel::cgroup::dev::{ChargeRecord, HasPoolHandles};
+use kernel::cgroup::dev::{ChargeRecord, PoolHandleOf};
 use kernel::ffi::{c_char, c_int, c_uint};
 use kernel::prelude::*;
 use kernel::seq_file::SeqFile;
@@ -788,7 +788,8 @@ pub(crate) unsafe extern "C" fn dev_cgroup_uncharge_buffer(
 }
 
 /// The charge a record holds, which takes and fdinfo reads serialise on
-/// `registry.transfers` (held while the record is borrowed).
+/// `registry.transfers` (held while the record is borrowed): the record, the
+/// charge's handle as read once, and its pool and consumer.
 ///
 /// # Safety
 ///
@@ -797,7 +798,7 @@ pub(crate) unsafe extern "C" fn dev_cgroup_uncharge_buffer(
 /// `registry.transfers` for `'a`.
 unsafe fn record_charge<'a>(
     record: *mut bindings::dev_cgroup_charge,
-) -> Result<(ChargeRecord<'a>, &'a Pool, usize)> {
+) -> Result<(ChargeRecord<'a>, Payment<'a>)> {
     if record.is_null() {
         return Err(EINVAL);
     }
@@ -814,7 +815,22 @@ unsafe fn record_charge<'a>(
     // lock the caller holds, replace the charge.
     let (pool, consumer) = unsafe { Pool::from_pool_handle(handle) };
     // SAFETY: as above.
-    Ok((record, unsafe { pool.as_ref() }, consumer))
+    let pool = unsafe { pool.as_ref() };
+    Ok((
+        record,
+        Payment {
+            handle,
+            pool,
+            consumer,
+        },
+    ))
+}
+
+/// A record's charge: its handle, read once, and what it names.
+struct Payment<'a> {
+    handle: PoolHandle,
+    pool: &'a Pool,
+    consumer: usize,
 }
 
 /// Moves the charge `record` holds to the current task's cgroup: charged
@@ -833,22 +849,23 @@ pub(crate) unsafe extern "C" fn dev_cgroup_charge_take(
     ret_bytes: *mut u64,
 ) -> c_int {
     // SAFETY: NULL or writable (caller).
-    let Some(ret_bytes) = (unsafe { ret_bytes.as_mut() }) else {
+    let (false, Some(ret_bytes)) = (record.is_null(), unsafe { ret_bytes.as_mut() }) else {
         return EINVAL.to_errno();
     };
     let registry = match registry::get() {
         Ok(registry) => registry,
         Err(e) => return e.to_errno(),
     };
-    let transfers = registry.transfers.lock();
+    // Held until the old charge is gone too, so that no other take sees
+    // both charges at once (a spurious refusal, a doubled peak).
+    let _transfers = registry.transfers.lock();
     // SAFETY: a record whose buffer lives for the call (caller), read under
-    // `transfers`, held until the old charge is replaced.
+    // `transfers`.
     let charge = unsafe { record_charge(record) };
-    let taken = charge.and_then(|(record, pool, consumer)| {
-        let payer = Payer::of(registry, &record, pool, consumer)?;
+    let taken = charge.and_then(|(record, payment)| {
+        let payer = Payer::of(registry, payment)?;
         take(&record, payer)
     });
-    drop(transfers);
     match taken {
         Ok(Taken::Already(bytes)) => {
             *ret_bytes = bytes;
@@ -879,19 +896,14 @@ struct Payer<'a> {
 }
 
 impl<'a> Payer<'a> {
-    /// The payer of `record`'s charge on `pool`, or `-ENODEV` once its
-    /// region's device is unregistered.
-    fn of(
-        registry: &Registry,
-        record: &ChargeRecord<'a>,
-        pool: &'a Pool,
-        consumer: usize,
-    ) -> Result<Self> {
-        let device = registry.holder_of(&pool.region()).ok_or(ENODEV)?;
+    /// Who pays for `payment`, or `-ENODEV` once its region's device is
+    /// unregistered.
+    fn of(registry: &Registry, payment: Payment<'a>) -> Result<Self> {
+        let device = registry.holder_of(&payment.pool.region()).ok_or(ENODEV)?;
         Ok(Payer {
-            handle: record.handle(),
-            pool,
-            consumer,
+            handle: payment.handle,
+            pool: payment.pool,
+            consumer: payment.consumer,
             device,
         })
     }
@@ -974,10 +986,10 @@ pub(crate) unsafe extern "C" fn dev_cgroup_charge_show(
     let _transfers = registry.transfers.lock();
     // SAFETY: a record whose buffer lives for the call (caller), read under
     // `transfers`.
-    let Ok((record, pool, consumer)) = (unsafe { record_charge(record) }) else {
+    let Ok((record, payment)) = (unsafe { record_charge(record) }) else {
         return;
     };
-    if let Ok(payer) = Payer::of(registry, &record, pool, consumer) {
+    if let Ok(payer) = Payer::of(registry, payment) {
         let _ = show_payer(&payer, record.size(), &mut path, out);
     }
 }

@@ -35,7 +35,7 @@ use core::mem::size_of;
 use core::ptr::{self, NonNull};
 use core::sync::atomic::AtomicPtr;
 use kernel::c_str;
-use kernel::cgroup::dev::{DevCssLink, HasPoolHandles, PoolHandles};
+use kernel::cgroup::dev::{DevCssLink, PoolHandleOf, PoolHandles};
 use kernel::new_mutex;
 use kernel::prelude::*;
 use kernel::sync::slot_table::{SlotTable, Spare};
@@ -74,8 +74,13 @@ pub(crate) struct Pool {
 kernel::impl_has_pool_handles!(Pool, handles, NR_CONSUMERS);
 
 impl Node for Pool {
+    /// A release drops the css references its close flags left.
+    type ReleaseInfo = NonNull<DevCss>;
     fn counter(&self) -> &Counter {
         &self.counter
+    }
+    fn release_info(&self) -> NonNull<DevCss> {
+        self.css_ptr()
     }
     #[inline(always)]
     fn parent(&self) -> Option<&Self> {
@@ -143,7 +148,9 @@ impl Pool {
 #[cold]
 #[inline(never)]
 fn release(released: Released<Pool>) {
-    let (css, flags) = (released.node().css_ptr(), released.flags());
+    // Not the pool: once our flags were claimed, the holder of another one
+    // may free it (the close protocol read the css for us before).
+    let (css, flags) = (released.info(), released.flags());
     let pool = released.into_raw();
     if flags & CLOSED_DETACHED != 0 {
         // SAFETY: a detached pool is in no table and its usage is gone, so

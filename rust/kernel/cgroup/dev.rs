@@ -383,8 +383,8 @@ pub fn warn_underflow(size: u64) {
 ///
 /// # Invariants
 ///
-/// The css is alive for as long as the link exists (promised at
-/// [`DevCssLink::new`]).
+/// Whenever [`DevCssLink::get`] can be called, the css is alive and
+/// referenced (promised at [`DevCssLink::new`]).
 ///
 /// (No example: only the controller's one [`State`] type has csses, and
 /// the controller's pools are the link's user: `src/core/pool.rs`.)
@@ -401,9 +401,10 @@ impl<T: State> DevCssLink<T> {
     ///
     /// # Safety
     ///
-    /// `css` must stay alive for as long as the link exists: the link is
-    /// dropped before the css's last reference is put, or holds one of its
-    /// own until it is dropped.
+    /// Whenever [`DevCssLink::get`] may be called on the link, the css must
+    /// be alive and referenced by someone (as a borrowed [`DevCss`] always
+    /// is): e.g. the link's holder is reachable only while some reference
+    /// is held, or holds one of its own.
     pub unsafe fn new(css: &DevCss<T>) -> Self {
         // INVARIANT: promised by the caller.
         DevCssLink(NonNull::from(css))
@@ -412,8 +413,8 @@ impl<T: State> DevCssLink<T> {
     /// The css.
     #[inline(always)]
     pub fn get(&self) -> &DevCss<T> {
-        // SAFETY: alive for as long as the link exists (type invariant),
-        // which the borrow of `self` covers.
+        // SAFETY: alive and referenced whenever this can be called (type
+        // invariant), for the borrow of `self`.
         unsafe { self.0.as_ref() }
     }
 
@@ -459,17 +460,19 @@ impl<const N: usize> Default for PoolHandles<N> {
 }
 
 /// An object with [`PoolHandles`] at a fixed offset, so that a handle leads
-/// back to it. Implemented with [`impl_has_pool_handles!`](crate::impl_has_pool_handles).
+/// back to it. Implemented with [`impl_has_pool_handles!`](crate::impl_has_pool_handles);
+/// its handles are made and resolved by [`PoolHandleOf`], which every
+/// implementor gets and none can override.
 ///
 /// # Safety
 ///
 /// `HANDLES_OFFSET` must be the byte offset in `Self` of a field of type
-/// `PoolHandles<N>`.
+/// `PoolHandles<N>` (the field itself, not a pointer to one).
 ///
 /// # Examples
 ///
 /// ```
-/// use kernel::cgroup::dev::{HasPoolHandles, PoolHandles};
+/// use kernel::cgroup::dev::{PoolHandleOf, PoolHandles};
 ///
 /// struct Pool {
 ///     usage: u64,
@@ -491,9 +494,25 @@ impl<const N: usize> Default for PoolHandles<N> {
 pub unsafe trait HasPoolHandles<const N: usize>: Sized {
     /// Where the `PoolHandles<N>` field is.
     const HANDLES_OFFSET: usize;
+}
 
+/// The handles of an object with [`PoolHandles`]: implemented for every
+/// [`HasPoolHandles`] type, and only there.
+pub trait PoolHandleOf<const N: usize>: HasPoolHandles<N> {
     /// The handle for `index` (the last one if `index` is out of range),
     /// valid for as long as `self` is allocated.
+    fn pool_handle(&self, index: usize) -> PoolHandle;
+
+    /// The object and the index behind a handle.
+    ///
+    /// # Safety
+    ///
+    /// `handle` must come from [`PoolHandleOf::pool_handle`] on a `Self`
+    /// that is still allocated.
+    unsafe fn from_pool_handle(handle: PoolHandle) -> (NonNull<Self>, usize);
+}
+
+impl<T: HasPoolHandles<N>, const N: usize> PoolHandleOf<N> for T {
     #[inline(always)]
     fn pool_handle(&self, index: usize) -> PoolHandle {
         let index = index.min(N - 1);
@@ -506,18 +525,12 @@ pub unsafe trait HasPoolHandles<const N: usize>: Sized {
             .cast()
     }
 
-    /// The object and the index behind a handle.
-    ///
-    /// # Safety
-    ///
-    /// `handle` must come from [`HasPoolHandles::pool_handle`] on a `Self`
-    /// that is still allocated.
     #[inline(always)]
     unsafe fn from_pool_handle(handle: PoolHandle) -> (NonNull<Self>, usize) {
         let handle = handle.cast::<u8>().cast_const();
         // SAFETY: `handle` is byte `index` of the object's `PoolHandles`
-        // (the trait's and the caller's contracts), which holds `index`
-        // (its invariant), and the object is allocated (caller).
+        // field (`HasPoolHandles`' and the caller's contracts), which holds
+        // `index` (its invariant), and the object is allocated (caller).
         let index = usize::from(unsafe { *handle });
         // SAFETY: byte `index` of the field at `HANDLES_OFFSET`: stepping
         // back by both lands on the object's start, in the same allocation.
@@ -534,11 +547,16 @@ pub unsafe trait HasPoolHandles<const N: usize>: Sized {
 macro_rules! impl_has_pool_handles {
     ($type:ty, $field:ident, $n:expr) => {
         // SAFETY: the offset is that of `$field`, whose type the function
-        // below checks to be `PoolHandles<$n>`.
+        // below checks to be `PoolHandles<$n>` itself.
         unsafe impl $crate::cgroup::dev::HasPoolHandles<{ $n }> for $type {
             const HANDLES_OFFSET: usize = ::core::mem::offset_of!($type, $field);
         }
-        const _: fn(&$type) -> &$crate::cgroup::dev::PoolHandles<{ $n }> = |object| &object.$field;
+        // Through raw pointers, which never dereference a field that only
+        // derefs to the handles (a `Box` of them, say): the field's own type
+        // must be `PoolHandles<$n>`.
+        const _: fn(*const $type) -> *const $crate::cgroup::dev::PoolHandles<{ $n }> =
+            // SAFETY: only a place projection, never called.
+            |object| unsafe { ::core::ptr::addr_of!((*object).$field) };
     };
 }
 

@@ -57,7 +57,12 @@ impl<T> OwnerLink<T> {
     /// Links to `owner`, unless a link was set before: then returns false
     /// and keeps the first.
     pub fn set(&self, owner: &Arc<T>) -> bool {
-        let data = ptr::from_ref::<T>(owner).cast_mut();
+        // From `Arc::into_raw`, whose pointer may step back to the `Arc`'s
+        // allocation (a `&T` would only cover `T`); the extra reference is
+        // dropped at once.
+        let data = Arc::into_raw(owner.clone()).cast_mut();
+        // SAFETY: the reference `into_raw` just leaked.
+        drop(unsafe { Arc::from_raw(data) });
         // INVARIANT: from null to the data pointer of an `Arc<T>`.
         self.owner
             .compare_exchange(ptr::null_mut(), data, Ordering::Release, Ordering::Relaxed)

@@ -121,10 +121,18 @@ pub struct Counter {
 
 /// A node of the counter tree.
 pub trait Node {
+    /// What releasing this node needs to know about it (see
+    /// [`Node::release_info`]).
+    type ReleaseInfo: Copy;
     /// This node's counter.
     fn counter(&self) -> &Counter;
     /// The parent node, `None` at the root.
     fn parent(&self) -> Option<&Self>;
+    /// What a release of this node needs, read before each claim: once a
+    /// close flag is claimed, the holder of another flag may free the node
+    /// at any moment (the holder of `CLOSED_DETACHED` frees it), so a
+    /// [`Released`] carries this instead of giving the node back.
+    fn release_info(&self) -> Self::ReleaseInfo;
 }
 
 /// A node's link to its parent node: the one raw pointer of the counter
@@ -526,37 +534,36 @@ impl Counter {
 }
 
 /// A closed node whose release the close protocol gave to its holder: the
-/// close flags it claimed, and the node, which stays alive until the holder
-/// frees it.
+/// close flags it claimed, the node's pointer, and what the node said about
+/// itself before the claim ([`Node::release_info`]).
+///
+/// It does not give the node back: the node stays alive only until it is
+/// freed by whoever holds its `CLOSED_DETACHED` release, which may be
+/// another party, at any moment after this claim. So only a holder whose
+/// flags include that one may use the pointer (to free the node).
 ///
 /// Only the protocol makes one: [`close`] on a counter it empties, and the
 /// uncharges that empty a closed counter (their `release` callbacks).
 ///
 /// # Invariants
 ///
-/// `node` is alive, and stays alive at least until [`Released::into_raw`]
-/// hands it to the holder, who is the only party given `flags`: nothing
-/// else frees it for those flags.
+/// `flags` were claimed on `node` for this holder alone; `info` was read
+/// from the node before the claim.
 #[must_use]
-pub struct Released<N> {
+pub struct Released<N: Node> {
     node: NonNull<N>,
     flags: u64,
+    info: N::ReleaseInfo,
 }
 
-impl<N> Released<N> {
+impl<N: Node> Released<N> {
     /// # Safety
     ///
-    /// `node` must be alive, and the caller must have claimed `flags` on it
-    /// (no one else may release them).
-    unsafe fn new(node: NonNull<N>, flags: u64) -> Self {
+    /// The caller must have claimed `flags` on `node` (no one else may
+    /// release them), and read `info` from the node before the claim.
+    unsafe fn new(node: NonNull<N>, flags: u64, info: N::ReleaseInfo) -> Self {
         // INVARIANT: guaranteed by the caller.
-        Released { node, flags }
-    }
-
-    /// The node.
-    pub fn node(&self) -> &N {
-        // SAFETY: alive until `into_raw`, which takes `self` (invariant).
-        unsafe { self.node.as_ref() }
+        Released { node, flags, info }
     }
 
     /// The close flags released.
@@ -564,7 +571,13 @@ impl<N> Released<N> {
         self.flags
     }
 
-    /// The node's pointer, for its holder to free it, if the flags say so.
+    /// What the node said about itself before the claim.
+    pub fn info(&self) -> N::ReleaseInfo {
+        self.info
+    }
+
+    /// The node's pointer: alive, and the holder's to free, if the flags
+    /// include `CLOSED_DETACHED`; otherwise possibly freed already.
     pub fn into_raw(self) -> NonNull<N> {
         self.node
     }
@@ -586,12 +599,14 @@ pub fn close<N: Node>(node: &N, flag: u64) -> Option<Released<N>> {
 ///
 /// `node` must be alive for the call.
 pub unsafe fn close_owned<N: Node>(node: NonNull<N>, flag: u64) -> Option<Released<N>> {
-    // SAFETY: alive (caller). `close` looks at the counter in one atomic
-    // operation, after which it may be freed: nothing here touches it again.
-    let claimed = unsafe { node.as_ref() }.counter().close(flag);
-    // SAFETY: `close` claimed `claimed`; a node whose release is ours is not
-    // freed by anyone else, so it is still alive.
-    (claimed != 0).then(|| unsafe { Released::new(node, claimed) })
+    // SAFETY: alive (caller).
+    let node_ref = unsafe { node.as_ref() };
+    let info = node_ref.release_info();
+    // `close` looks at the counter in one atomic operation, after which the
+    // node may be freed: nothing here touches it again.
+    let claimed = node_ref.counter().close(flag);
+    // SAFETY: `close` claimed `claimed`; `info` was read before.
+    (claimed != 0).then(|| unsafe { Released::new(node, claimed, info) })
 }
 
 /// The close flags of a usage word whose released bit is not set yet.
@@ -1006,12 +1021,15 @@ unsafe fn lower_rest<N: Node>(
     // SAFETY: as in `lower_levels`; `release` is the last use of a level.
     for level in unsafe { levels(from) } {
         // SAFETY: as above.
-        let (taken, released) = unsafe { level.as_ref() }.counter().lower(left);
+        let node = unsafe { level.as_ref() };
+        // Before the claim: after it, another flag's holder may free it.
+        let info = node.release_info();
+        let (taken, released) = node.counter().lower(left);
         left = taken;
         if released != 0 {
-            // SAFETY: `lower` claimed these flags for us, and our bytes kept
-            // `level` alive until it did: no one else releases it.
-            release(unsafe { Released::new(level, released) });
+            // SAFETY: `lower` claimed these flags for us, after `info` was
+            // read; nothing here touches `level` again.
+            release(unsafe { Released::new(level, released, info) });
         }
         if left == 0 {
             // Nothing to take above, and no bytes of ours keep those
@@ -1035,11 +1053,17 @@ mod tests {
     }
 
     impl Node for TNode {
+        /// Test trees are leaked: a release may look at its node.
+        type ReleaseInfo = &'static TNode;
         fn counter(&self) -> &Counter {
             &self.counter
         }
         fn parent(&self) -> Option<&Self> {
             self.parent
+        }
+        fn release_info(&self) -> &'static TNode {
+            // SAFETY: test nodes are leaked, never freed.
+            unsafe { &*(self as *const TNode) }
         }
     }
 
@@ -1244,7 +1268,7 @@ mod tests {
         let record = |r: Released<TNode>| {
             released
                 .borrow_mut()
-                .push((index_of(&t, &r.node().counter), r.flags()))
+                .push((index_of(&t, &r.info().counter), r.flags()))
         };
         // SAFETY: leaked tree.
         assert!(unsafe { uncharge(NonNull::from(t.at(2)), 30, 1, record) }.is_ok());
@@ -1277,7 +1301,7 @@ mod tests {
         // SAFETY: leaked tree.
         assert!(unsafe {
             uncharge(NonNull::from(t.at(2)), 5, 0, |r: Released<TNode>| {
-                released.push((index_of(&t, &r.node().counter), r.flags()))
+                released.push((index_of(&t, &r.info().counter), r.flags()))
             })
         }
         .is_ok());

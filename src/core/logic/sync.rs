@@ -41,11 +41,18 @@ mod checked {
                 }
 
                 fn live(&self) -> &loom::sync::atomic::$name {
+                    self.still_live();
+                    &self.inner
+                }
+
+                /// Checked again after each access: loom may run another
+                /// thread at the access itself, after the check before it,
+                /// and that thread may free the counter meanwhile.
+                fn still_live(&self) {
                     assert!(
                         !self.freed.load(Ordering::SeqCst),
                         "use after free: an atomic of a released counter was accessed"
                     );
-                    &self.inner
                 }
 
                 /// Marks the atomic freed: every later access panics.
@@ -55,23 +62,43 @@ mod checked {
                 }
 
                 pub(crate) fn load(&self, order: Ordering) -> $int {
-                    self.live().load(order)
+                    {
+                        let result = self.live().load(order);
+                        self.still_live();
+                        result
+                    }
                 }
 
                 pub(crate) fn store(&self, value: $int, order: Ordering) {
-                    self.live().store(value, order)
+                    {
+                        let result = self.live().store(value, order);
+                        self.still_live();
+                        result
+                    }
                 }
 
                 pub(crate) fn swap(&self, value: $int, order: Ordering) -> $int {
-                    self.live().swap(value, order)
+                    {
+                        let result = self.live().swap(value, order);
+                        self.still_live();
+                        result
+                    }
                 }
 
                 pub(crate) fn fetch_add(&self, value: $int, order: Ordering) -> $int {
-                    self.live().fetch_add(value, order)
+                    {
+                        let result = self.live().fetch_add(value, order);
+                        self.still_live();
+                        result
+                    }
                 }
 
                 pub(crate) fn fetch_max(&self, value: $int, order: Ordering) -> $int {
-                    self.live().fetch_max(value, order)
+                    {
+                        let result = self.live().fetch_max(value, order);
+                        self.still_live();
+                        result
+                    }
                 }
 
                 pub(crate) fn compare_exchange(
@@ -81,7 +108,9 @@ mod checked {
                     success: Ordering,
                     failure: Ordering,
                 ) -> Result<$int, $int> {
-                    self.live().compare_exchange(current, new, success, failure)
+                    let result = self.live().compare_exchange(current, new, success, failure);
+                    self.still_live();
+                    result
                 }
 
                 pub(crate) fn compare_exchange_weak(
@@ -91,8 +120,11 @@ mod checked {
                     success: Ordering,
                     failure: Ordering,
                 ) -> Result<$int, $int> {
-                    self.live()
-                        .compare_exchange_weak(current, new, success, failure)
+                    let result = self
+                        .live()
+                        .compare_exchange_weak(current, new, success, failure);
+                    self.still_live();
+                    result
                 }
             }
         };
