@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # Build the guest's base initramfs: busybox-static, /init, the project's
 # end-to-end test programs (static binaries) under /usr/bin, the kernel's
-# dmabuf-heaps selftest, v4l2-compliance with its libraries, and the test
+# dmabuf-heaps selftest, v4l2-compliance, crun and runc with their libraries, and the test
 # kernel's modules.
 . "$(dirname "$0")/lib.sh"
 
@@ -49,5 +49,7 @@ copy_with_libs() {
 	done
 }
 copy_with_libs /usr/bin/v4l2-compliance
+copy_with_libs /usr/bin/crun
+copy_with_libs /usr/sbin/runc
 (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -1) > "$GUEST/base.cpio.gz.tmp"
 mv "$GUEST/base.cpio.gz.tmp" "$GUEST/base.cpio.gz"

@@ -11,6 +11,7 @@ PACKAGES=(
 	gcc make flex bison bc libelf-dev libssl-dev cpio kmod rsync python3
 	qemu-system-x86 busybox-static
 	v4l-utils                   # v4l2-compliance, run on vivid in the guest
+	crun runc                   # OCI runtimes, run in the guest (tests/e2e/src/containers.rs)
 )
 
 missing=()

@@ -852,3 +852,54 @@ fn memory_and_dev_on_the_same_subtree() -> TestResult {
     heap.expect(&cg.path, "dev.current", "", 0)?;
     heap.expect(&parent.path, "dev.current", "", 0)
 }
+
+/// `devcg-e2e heap-hold <system|reserved> <bytes>`: for each line read on
+/// stdin (a count), allocates that many buffers of `bytes` bytes and prints
+/// `allocated <n> refused <m> errno <e>` (`e` of the first refusal, 0 if
+/// none); keeps every buffer until stdin closes. What a containerised
+/// allocator runs, driven through its runtime's stdio.
+pub fn hold_cli(args: &[String]) -> i32 {
+    let [heap, size] = args else {
+        eprintln!("usage: devcg-e2e heap-hold <system|reserved> <bytes>");
+        return 2;
+    };
+    let heap = match heap.as_str() {
+        "system" => &SYSTEM,
+        "reserved" => &CMA,
+        _ => {
+            eprintln!("unknown heap {heap}");
+            return 2;
+        }
+    };
+    let Ok(size) = size.parse::<u64>() else {
+        eprintln!("size must be a number");
+        return 2;
+    };
+    let mut held = Vec::new();
+    for line in std::io::stdin().lines() {
+        let Ok(count) = line
+            .map_err(|_| ())
+            .and_then(|l| l.trim().parse::<u32>().map_err(|_| ()))
+        else {
+            eprintln!("heap-hold: expected a count per line");
+            return 2;
+        };
+        let (mut allocated, mut refused, mut first_errno) = (0, 0, 0);
+        for _ in 0..count {
+            match heap.alloc(size) {
+                Ok(fd) => {
+                    held.push(fd);
+                    allocated += 1;
+                }
+                Err(e) => {
+                    refused += 1;
+                    if first_errno == 0 {
+                        first_errno = e;
+                    }
+                }
+            }
+        }
+        println!("allocated {allocated} refused {refused} errno {first_errno}");
+    }
+    0
+}

@@ -5,6 +5,7 @@
 //! if every test passed.
 
 mod cg;
+mod containers;
 mod faults;
 mod files;
 mod heaps;
@@ -35,9 +36,10 @@ fn main() {
         Some("v4l2-reqbufs") => std::process::exit(v4l2::cli(&args[1..])),
         Some("kms-scanout") => std::process::exit(kms::cli(&args[1..])),
         Some("heap-bench") => std::process::exit(heaps::bench_cli(&args[1..])),
+        Some("heap-hold") => std::process::exit(heaps::hold_cli(&args[1..])),
         _ => {}
     }
-    let tests = if args.first().map(String::as_str) == Some("faults") {
+    let mut tests = if args.first().map(String::as_str) == Some("faults") {
         // `devcg-e2e faults`: only the fault-injection tests.
         faults::tests()
     } else {
@@ -46,11 +48,18 @@ fn main() {
         tests.extend(v4l2::tests());
         tests.extend(kms::tests());
         tests.extend(transfer::tests());
+        tests.extend(containers::tests());
         // Before robust: it takes vivid instance 0 away.
         tests.extend(faults::tests());
         tests.extend(robust::tests());
         tests
     };
+    // `devcg-e2e only <part of a name>`: the matching tests (for working on them).
+    if let [only, part] = &args[..] {
+        if only == "only" {
+            tests.retain(|t| t.name.contains(part.as_str()));
+        }
+    }
     println!("KTAP version 1");
     println!("1..{}", tests.len());
     let mut failed = 0;
