@@ -6,7 +6,12 @@
 #     registered regions and with 1000 configured sibling cgroups;
 #  2. DMA_HEAP_IOCTL_ALLOC + close of 64 KiB and 4 MiB from a dev cgroup,
 #     against the same kernel booted with cgroup_disable=dev;
-#  3. bytes of state per (cgroup, region) pool.
+#  3. bytes of state per (cgroup, region) pool;
+#  4. 10,000 cgroups: mkdir/rmdir and kernel memory per cgroup with no
+#     controller, +dev, +memory, and booted with cgroup_disable=dev; slab per
+#     pool; dev.current/dev.stat reads above 10,000 pools; registering and
+#     unregistering a 64-region device, and the depth-4 fast path, while
+#     they exist.
 # Two guest boots under TCG; a few minutes. Numbers vary with the host: TCG
 # emulation inflates absolute times, the ratios are what to read.
 . "$(dirname "$0")/lib.sh"
@@ -50,5 +55,31 @@ for s in 65536 4194304; do
 done
 echo
 echo "state per (cgroup, region) pool: $(get depth1_pool_bytes) bytes"
-[ -n "$(get depth8_rust_1region_cpus1)" ] && [ -n "$(get disabled_heap_system_65536)" ] ||
+echo
+printf '%-40s %11s %11s %11s %11s\n' "10,000 cgroups under one parent" "none" "+dev" "+memory" "dev off"
+for k in mkdir_ns rmdir_ns slab_bytes_per_cgroup percpu_bytes_per_cgroup; do
+	printf '%-40s %11s %11s %11s %11s\n' "$k" "$(get scale_none_$k)" "$(get scale_dev_$k)" \
+		"$(get scale_memory_$k)" "$(get disabled_scale_none_$k)"
+done
+echo "  (none: no controller enabled for the children; dev off: the same, booted with cgroup_disable=dev)"
+printf '%-40s %11s\n' "+dev mkdir vs cgroup_disable=dev" "$(ratio "$(get scale_dev_mkdir_ns)" "$(get disabled_scale_none_mkdir_ns)")"
+printf '%-40s %11s\n' "+dev rmdir vs cgroup_disable=dev" "$(ratio "$(get scale_dev_rmdir_ns)" "$(get disabled_scale_none_rmdir_ns)")"
+printf '%-40s %11s\n' "first dev.max write per cgroup (ns)" "$(get scale_dev_first_dev_max_write_ns)"
+printf '%-40s %11s\n' "slab per pool, all included (bytes)" "$(get scale_dev_slab_bytes_per_pool)"
+printf '%-40s %11s %11s\n' "interface read (ns)" "parent" "a leaf"
+for f in dev_current dev_stat; do
+	printf '%-40s %11s %11s\n' "$f (10,000 pools below the parent)" "$(get scale_dev_${f}_read_ns_parent)" \
+		"$(get scale_dev_${f}_read_ns_leaf)"
+done
+printf '%-40s %11s %11s %11s\n' "device with 64 regions (ns)" "~20 cgroups" "1,000" "11,000"
+for k in register64_ns unregister64_ns; do
+	printf '%-40s %11s %11s %11s\n' "$k" "$(get depth1_$k)" "$(get siblings1000_$k)" "$(get scale10k_depth4_$k)"
+done
+printf '%-40s %11s %11s %8s\n' "charge+uncharge depth 4, 1 CPU (ns)" "$(get depth4_rust_1region_cpus1)" \
+	"$(get scale10k_depth4_rust_1region_cpus1)" \
+	"$(ratio "$(get scale10k_depth4_rust_1region_cpus1)" "$(get depth4_rust_1region_cpus1)")"
+echo "  (without, and with 10,000 more cgroups)"
+[ -n "$(get depth8_rust_1region_cpus1)" ] && [ -n "$(get disabled_heap_system_65536)" ] &&
+	[ -n "$(get scale_memory_rmdir_ns)" ] && [ -n "$(get scale10k_depth4_unregister64_ns)" ] &&
+	[ -n "$(get disabled_scale_none_rmdir_ns)" ] ||
 	die "benchmark incomplete: see $enabled and $disabled"

@@ -219,7 +219,7 @@ impl CgroupState {
             // A reference for `release` to drop, now or from the uncharge
             // that empties the pool.
             let _ = ARef::into_raw(ARef::from(pool.css()));
-            if let Some(released) = counter::close(pool, CLOSED_OFFLINE) {
+            if let Some(released) = counter::close_offline(pool) {
                 release(released);
             }
         });
@@ -246,7 +246,8 @@ pub(crate) fn forget_region(region: &Region) {
             // A reference for `release` to drop, now or from the uncharge
             // that empties the pool: out of its table, it keeps its css.
             let _ = ARef::into_raw(ARef::from(css));
-            // SAFETY: it was in the table until now, and is ours.
+            // SAFETY: it was in the table until now, and is ours: out of the
+            // table, with no charge or lookup under way (the device is gone).
             if let Some(released) = unsafe { counter::close_owned(pool, CLOSED_DETACHED) } {
                 release(released);
             }

@@ -106,10 +106,13 @@ static u64 bench_cpus(struct bench_run *proto, int cpus)
 }
 
 /* The devices charged, registered only while a run lasts. */
+static u64 bench_register_ns;
+
 static int bench_register(void)
 {
 	static struct dev_cgroup_region_desc regions[64];
 	static char names[64][8];
+	u64 t0;
 	int i;
 
 	for (i = 0; i < 64; i++) {
@@ -120,7 +123,9 @@ static int bench_register(void)
 	bench_one = dev_cgroup_register_device("bench1", regions, 1);
 	if (IS_ERR(bench_one))
 		return PTR_ERR(bench_one);
+	t0 = ktime_get_ns();
 	bench_many = dev_cgroup_register_device("bench64", regions, 64);
+	bench_register_ns = ktime_get_ns() - t0;
 	if (IS_ERR(bench_many)) {
 		dev_cgroup_unregister_device(bench_one);
 		return PTR_ERR(bench_many);
@@ -137,6 +142,7 @@ static ssize_t bench_write(struct file *file, const char __user *ubuf, size_t le
 	struct path p;
 	int depth = 0, cpus, i, n = 0;
 	ssize_t ret = len;
+	u64 t0;
 
 	buf = memdup_user_nul(ubuf, min_t(size_t, len, PATH_MAX));
 	if (IS_ERR(buf))
@@ -192,10 +198,14 @@ static ssize_t bench_write(struct file *file, const char __user *ubuf, size_t le
 			       "c_page_counter_cpus%d %llu\n",
 			       cpus, best[0], cpus, best[1], cpus, best[2]);
 	}
-	n += scnprintf(bench_result + n, sizeof(bench_result) - n, "levels %d\npool_bytes %zu\n",
-		       depth, devcg_pool_bytes());
 	dev_cgroup_unregister_device(bench_one);
+	/* The last reference: the device goes, and its regions' pools with it. */
+	t0 = ktime_get_ns();
 	dev_cgroup_unregister_device(bench_many);
+	t0 = ktime_get_ns() - t0;
+	n += scnprintf(bench_result + n, sizeof(bench_result) - n,
+		       "levels %d\npool_bytes %zu\nregister64_ns %llu\nunregister64_ns %llu\n",
+		       depth, devcg_pool_bytes(), bench_register_ns, t0);
 out_unlock:
 	mutex_unlock(&bench_lock);
 	kfree(chain);

@@ -10,6 +10,8 @@ if [ "$mode" = heap ]; then
 	for spec in "system 65536 1000" "system 4194304 100"; do
 		devcg-e2e heap-bench $spec | sed 's/^/RESULT disabled_/'
 	done
+	echo "bench: 10000 cgroups, controller disabled" >&2
+	devcg-e2e cgroup-scale 10000 | sed 's/^/RESULT disabled_scale_/'
 	exit 0
 fi
 mount -t debugfs debugfs /sys/kernel/debug
@@ -38,3 +40,9 @@ mkdir $cg/heap && echo 0 > $cg/heap/cgroup.procs
 for spec in "system 65536 1000" "system 4194304 100"; do
 	devcg-e2e heap-bench $spec | sed 's/^/RESULT enabled_/'
 done
+echo "bench: 10000 cgroups made and removed, without and with +dev, +memory" >&2
+devcg-e2e cgroup-scale 10000 | sed 's/^/RESULT scale_/'
+echo "bench: the fast path and registration while 10000 more cgroups exist" >&2
+devcg-e2e cgroup-scale hold 10000
+run scale10k_depth4 $cg/b1/b2/b3/b4
+devcg-e2e cgroup-scale unhold 10000

@@ -429,7 +429,7 @@ impl<T: State> DevCssLink<T> {
 /// The addresses the controller hands to C as `struct dev_cgroup_pool *`
 /// for one of its objects: `N` distinct addresses inside the object, one per
 /// index (a consumer). C only keeps, compares and passes them back;
-/// [`HasPoolHandles::from_pool_handle`] finds the object and the index again.
+/// [`PoolHandleOf::from_pool_handle`] finds the object and the index again.
 ///
 /// # Invariants
 ///
@@ -560,7 +560,7 @@ macro_rules! impl_has_pool_handles {
     };
 }
 
-/// What C holds for a charge: a [`HasPoolHandles::pool_handle`].
+/// What C holds for a charge: a [`PoolHandleOf::pool_handle`].
 pub type PoolHandle = *mut bindings::dev_cgroup_pool;
 
 /// A buffer's charge record (`struct dev_cgroup_charge`), which an exporter

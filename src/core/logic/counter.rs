@@ -408,7 +408,11 @@ impl Counter {
     /// The flag is set, and claimed if no usage is left, in one atomic
     /// operation: once it is set, the uncharge that empties the counter may
     /// claim it and free the counter, so `close` must not look again.
-    pub fn close(&self, flag: u64) -> u64 {
+    ///
+    /// Private to the protocol's module: outside it, nodes are closed
+    /// through [`close_offline`] and [`close_owned`], which say who may set
+    /// `CLOSED_DETACHED` (whose holder frees the node).
+    pub(super) fn close(&self, flag: u64) -> u64 {
         let flag = flag & CLOSED;
         let mut old = self.hot.usage.load(Relaxed);
         loop {
@@ -583,21 +587,26 @@ impl<N: Node> Released<N> {
     }
 }
 
-/// Closes `node` with `flag` (see [`Counter::close`]): the release, if this
-/// claimed it because no usage was left; otherwise the uncharge that empties
-/// the node gets it.
-pub fn close<N: Node>(node: &N, flag: u64) -> Option<Released<N>> {
-    // SAFETY: borrowed, so alive for the call.
-    unsafe { close_owned(NonNull::from(node), flag) }
+/// Closes `node` with `CLOSED_OFFLINE` (see [`Counter::close`]): the
+/// release, if this claimed it because no usage was left; otherwise the
+/// uncharge that empties the node gets it. (That release never frees the
+/// node, so the node may stay wherever others find it.)
+pub fn close_offline<N: Node>(node: &N) -> Option<Released<N>> {
+    // SAFETY: borrowed, so alive for the call; `CLOSED_OFFLINE` does not
+    // make the node's release free it.
+    unsafe { close_owned(NonNull::from(node), CLOSED_OFFLINE) }
 }
 
-/// [`close`] for a node its caller owns (taken out of wherever others could
-/// find it), known by its pointer: once closed, the node may be freed by the
-/// uncharge that empties it, so no reference to it may outlive the call.
+/// Closes the node at `node` with `flag` (`CLOSED_OFFLINE` or
+/// `CLOSED_DETACHED`), known by its pointer: once closed, the node may be
+/// freed by the uncharge that empties it (for `CLOSED_DETACHED`), so no
+/// reference to it may outlive the call.
 ///
 /// # Safety
 ///
-/// `node` must be alive for the call.
+/// `node` must be alive for the call; for `CLOSED_DETACHED`, the caller
+/// must own it, taken out of every place others could find it, since the
+/// holder of that flag's release frees it.
 pub unsafe fn close_owned<N: Node>(node: NonNull<N>, flag: u64) -> Option<Released<N>> {
     // SAFETY: alive (caller).
     let node_ref = unsafe { node.as_ref() };
@@ -822,9 +831,11 @@ impl<'a, N: Node> Unfinished<'a, N> {
         };
         if let Some(from) = from {
             // SAFETY: every level from `from` up holds our `amount` until
-            // `lower_levels` takes it back. (A charge's caller keeps its
-            // levels alive, so using `level` below is fine even if this
-            // released it: only a detached pool is freed on release.)
+            // `lower_levels` takes it back. (Using `level` below is fine even
+            // if this released it: a charge's caller keeps its levels alive
+            // otherwise than by their bytes — the kernel's by holding the
+            // region's device, so no level can be detached meanwhile, and
+            // its css, which holds its ancestors' and so their pools.)
             let _ = unsafe { lower_levels(NonNull::from(from), amount, release) };
         }
         // The refusal names the first level from `node` up that refuses, as
@@ -926,7 +937,8 @@ fn update_peaks<N: Node>(node: &N) {
 ///
 /// `node` must be a node on which `amount` bytes were charged and not yet
 /// uncharged; those bytes keep every level alive until this function has
-/// lowered it (and, for a released level, until `release` is called).
+/// lowered it (a released level is not touched after its claim: `release`
+/// gets what it needs in [`Released`]).
 #[inline(always)]
 pub unsafe fn uncharge<N: Node>(
     node: NonNull<N>,

@@ -160,7 +160,10 @@ impl Tree {
     fn close(&self, i: usize, flag: u64) {
         let node = self.at(i);
         node.closed.fetch_or(flag, SeqCst);
-        if let Some(released) = counter::close(node, flag) {
+        // SAFETY: model nodes live as long as their tree; a model detaches
+        // a node only once (the kernel does it once it took the node out of
+        // its table).
+        if let Some(released) = unsafe { counter::close_owned(NonNull::from(node), flag) } {
             release(released);
         }
     }

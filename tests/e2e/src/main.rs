@@ -11,6 +11,7 @@ mod files;
 mod heaps;
 mod kms;
 mod robust;
+mod scale;
 mod transfer;
 mod v4l2;
 
@@ -37,6 +38,7 @@ fn main() {
         Some("kms-scanout") => std::process::exit(kms::cli(&args[1..])),
         Some("heap-bench") => std::process::exit(heaps::bench_cli(&args[1..])),
         Some("heap-hold") => std::process::exit(heaps::hold_cli(&args[1..])),
+        Some("cgroup-scale") => std::process::exit(scale::cli(&args[1..])),
         _ => {}
     }
     let mut tests = if args.first().map(String::as_str) == Some("faults") {
