@@ -705,7 +705,7 @@ pub(crate) unsafe extern "C" fn dev_cgroup_pool_put(pool: PoolHandle) {
     // which the caller gives back.
     drop(unsafe { ARef::from_raw(css) });
     // Last, and with no borrow of the pool used after it: dropping the
-    // device may free the pool (see `pool::forget_region`).
+    // device may free the pool (see `pool::forget_regions`).
     // SAFETY: `Pool::referenced_handle` leaked this reference (from
     // `Arc::into_raw`, which `device_ptr` matches) for the handle.
     drop(unsafe { Arc::from_raw(device) });

@@ -51,26 +51,27 @@ const CONSUMER_NAMES: [&str; NR_CONSUMERS] = ["drm", "v4l2", "dma_heap", "other"
 
 /// Prints `file` of the cgroup `css`, opened as `opener`.
 pub(crate) fn show(css: &DevCss, file: File, opener: usize, out: &mut impl Write) -> Result {
-    let registry = registry::get()?;
+    // Held, and printed without the registry's lock: a `dev.stat` read walks
+    // the cgroup's subtree, which must not hold up registration or other
+    // cgroups' files.
+    let devices = registry::get()?.devices()?;
     let state = css.state();
-    registry.with_devices(|devices| {
-        // Taken for dev.peak only; always after the registry's lock.
-        let watchers = (file == File::Peak).then(|| state.peak_watchers.lock());
-        let reader = watchers.as_ref().map(|w| w.reader(opener));
-        for device in devices {
-            let _ = out.write_str(device.name());
-            for region in device.regions() {
-                let counter = state.pool(region).map(pool::Pool::counter);
-                if let Some(reader) = &reader {
-                    let peak = reader.shown(&region, counter);
-                    let _ = write!(out, " region.{}={peak}", region.name());
-                    continue;
-                }
-                let _ = print_region(out, css, file, region, counter);
+    // Taken for dev.peak only.
+    let watchers = (file == File::Peak).then(|| state.peak_watchers.lock());
+    let reader = watchers.as_ref().map(|w| w.reader(opener));
+    for device in devices.iter() {
+        let _ = out.write_str(device.name());
+        for region in device.regions() {
+            let counter = state.pool(region).map(pool::Pool::counter);
+            if let Some(reader) = &reader {
+                let peak = reader.shown(&region, counter);
+                let _ = write!(out, " region.{}={peak}", region.name());
+                continue;
             }
-            let _ = out.write_char('\n');
+            let _ = print_region(out, css, file, region, counter);
         }
-    });
+        let _ = out.write_char('\n');
+    }
     Ok(())
 }
 
@@ -123,15 +124,7 @@ pub(crate) fn write(css: &DevCss, file: File, opener: usize, input: &[u8]) -> Re
 
 /// `dev.peak`: resets the peak of every region for reads through `opener`.
 fn reset_peak(css: &DevCss, opener: usize) -> Result {
-    // The devices, held, so that the registry's lock is not held while the
-    // cgroup's descriptors are updated.
-    let devices = registry::get()?.with_devices(|devices| {
-        let mut held = KVec::new();
-        for device in devices {
-            held.push(device.clone(), GFP_KERNEL)?;
-        }
-        Ok::<_, Error>(held)
-    })?;
+    let devices = registry::get()?.devices()?;
     let mut regions = KVec::new();
     for device in devices.iter() {
         for region in device.regions() {
@@ -160,12 +153,11 @@ fn write_setting(css: &DevCss, which: Setting, input: &str) -> Result {
         parse::ErrorKind::Invalid => EINVAL,
         parse::ErrorKind::Range => ERANGE,
     })?;
-    let registry = registry::get()?;
-    registry.with_devices(|devices| {
-        let mut known = KVec::new();
-        for device in devices {
-            known.push(device.clone(), GFP_KERNEL)?;
-        }
+    let known = registry::get()?.devices()?;
+    // Writes to one cgroup's files apply one after the other, so that two
+    // writes naming the same regions never mix; other cgroups' do not wait.
+    let _writes = css.state().writes.lock();
+    {
         // 2. Resolve every name (-ENODEV for a device, -EINVAL for a region
         //    or a region named twice).
         let mut plan: KVec<(HeldRegion<'_>, u64)> = KVec::new();
@@ -199,5 +191,5 @@ fn write_setting(css: &DevCss, which: Setting, input: &str) -> Result {
             pool.counter().set(which, *value);
         }
         Ok(())
-    })
+    }
 }

@@ -159,7 +159,7 @@ fn release(released: Released<Pool>) {
         drop(unsafe { KBox::from_raw(pool.as_ptr()) });
     }
     // Last, with the pool gone or left in its table: each close flag left a
-    // css reference (`close_pools`, `forget_region`) to whoever empties the
+    // css reference (`close_pools`, `forget_in`) to whoever empties the
     // pool: us.
     for flag in [CLOSED_OFFLINE, CLOSED_DETACHED] {
         if flags & flag != 0 {
@@ -180,6 +180,9 @@ pub(crate) struct CgroupState {
     /// `dev.peak` descriptors that were written to (see `peak`).
     #[pin]
     pub(crate) peak_watchers: Mutex<PeakWatchers>,
+    /// Serialises writes to the cgroup's `dev.max`, `dev.min`, `dev.low`.
+    #[pin]
+    pub(crate) writes: Mutex<()>,
 }
 
 impl CgroupState {
@@ -187,6 +190,7 @@ impl CgroupState {
         pin_init!(CgroupState {
             pools <- SlotTable::new(true, c_str!("devcg_pool_table"), kernel::static_lock_class!()),
             peak_watchers <- new_mutex!(PeakWatchers::new(), "devcg_peak_watchers"),
+            writes <- new_mutex!((), "devcg_setting_writes"),
         })
     }
 
@@ -236,23 +240,64 @@ impl CgroupState {
     fn len(&self) -> usize {
         self.pools.len()
     }
+
+    /// Whether this cgroup has a pool for `region` (under the table's lock:
+    /// for a region whose device may be gone).
+    fn has_pool_of(&self, region: &Region) -> bool {
+        self.pools
+            .lock()
+            .get(region.slot())
+            .is_some_and(|p| ptr::eq(&*p.region, region))
+    }
 }
 
-/// Takes `region`'s pools out of every cgroup's table. Called when the
-/// region's device is dropped: no charge or lookup can be under way on it.
-pub(crate) fn forget_region(region: &Region) {
-    DevCss::for_each_post(|css| {
-        if let Some(pool) = css.state().detach(region) {
-            // A reference for `release` to drop, now or from the uncharge
-            // that empties the pool: out of its table, it keeps its css.
-            let _ = ARef::into_raw(ARef::from(css));
-            // SAFETY: it was in the table until now, and is ours: out of the
-            // table, with no charge or lookup under way (the device is gone).
-            if let Some(released) = unsafe { counter::close_owned(pool, CLOSED_DETACHED) } {
-                release(released);
-            }
+/// Takes the pools of a dropped device's `regions` out of every cgroup's
+/// table, each cgroup's after its descendants'. Called when the device is
+/// dropped: no charge or lookup can be under way on its regions.
+///
+/// Visits only the cgroups that have a pool of one of the regions, and
+/// their children: a cgroup without one has no descendant with one (a pool
+/// is made with its ancestors', and leaves its table only here or with its
+/// cgroup, after its descendants). So unregistering costs what the
+/// device's pools cost, not what every cgroup does.
+pub(crate) fn forget_regions(regions: &[Arc<Region>]) {
+    let mut pooled = KVec::new();
+    let mut complete = true;
+    DevCss::for_each_pre_pruned(|css| {
+        let has_one = regions.iter().any(|r| css.state().has_pool_of(r));
+        if has_one && pooled.push(ARef::from(css), GFP_KERNEL).is_err() {
+            complete = false;
         }
+        has_one
     });
+    if !complete {
+        // No memory for the list: the walk of every cgroup needs none.
+        for region in regions {
+            DevCss::for_each_post(|css| forget_in(css, region));
+        }
+        return;
+    }
+    // Reverse pre-order: every cgroup after its descendants.
+    for css in pooled.iter().rev() {
+        for region in regions {
+            forget_in(css, region);
+        }
+    }
+}
+
+/// Takes `css`'s pool for `region` out of its table, closed: freed now if
+/// empty, else by the uncharge that empties it.
+fn forget_in(css: &DevCss, region: &Region) {
+    if let Some(pool) = css.state().detach(region) {
+        // A reference for `release` to drop, now or from the uncharge that
+        // empties the pool: out of its table, it keeps its css.
+        let _ = ARef::into_raw(ARef::from(css));
+        // SAFETY: it was in the table until now, and is ours: out of the
+        // table, with no charge or lookup under way (the device is gone).
+        if let Some(released) = unsafe { counter::close_owned(pool, CLOSED_DETACHED) } {
+            release(released);
+        }
+    }
 }
 
 /// The pool of `css` for `region`, created with its missing ancestors.

@@ -3,7 +3,8 @@
 //! Registered devices and their regions.
 //!
 //! The registry is the only global state. Its mutex is taken by registration,
-//! unregistration and the interface files, never by the charge path: a charge
+//! unregistration, and by the interface files only to copy the device list
+//! (no walk of cgroups happens under it); never by the charge path: a charge
 //! is given its [`Region`] by the driver.
 
 use core::ops::Deref;
@@ -160,9 +161,7 @@ impl Drop for Device {
     /// Nobody holds the device any more, so no charge can be under way on
     /// its regions: their pools can leave the cgroups' tables.
     fn drop(&mut self) {
-        for region in self.regions.iter() {
-            crate::pool::forget_region(region);
-        }
+        crate::pool::forget_regions(&self.regions);
     }
 }
 
@@ -207,14 +206,17 @@ pub(crate) fn get() -> Result<&'static Registry> {
 }
 
 impl Registry {
-    /// Calls `f` with the registered devices, in registration order, under the
-    /// registry lock (so `f` sees a consistent set and may sleep).
-    pub(crate) fn with_devices<R>(
-        &self,
-        f: impl FnOnce(&mut dyn Iterator<Item = &Arc<Device>>) -> R,
-    ) -> R {
+    /// The registered devices, in registration order, held: a snapshot taken
+    /// under the registry lock, which callers then use without it, so that
+    /// no reader or writer of a cgroup's files holds the lock for longer
+    /// than the copy.
+    pub(crate) fn devices(&self) -> Result<KVec<Arc<Device>>> {
         let devices = self.devices.lock();
-        f(&mut devices.iter().flatten())
+        let mut held = KVec::with_capacity(devices.len(), GFP_KERNEL)?;
+        for device in devices.iter().flatten() {
+            held.push(device.clone(), GFP_KERNEL)?;
+        }
+        Ok(held)
     }
 
     /// The registered device that owns `region`, held, or `None` once it
