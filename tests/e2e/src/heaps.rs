@@ -51,6 +51,15 @@ pub const CMA: Heap = Heap {
 };
 
 impl Heap {
+    /// The heap of a command line: `system` or `reserved` (the CMA heap).
+    fn named(name: &str) -> Option<&'static Heap> {
+        match name {
+            "system" => Some(&SYSTEM),
+            "reserved" => Some(&CMA),
+            _ => None,
+        }
+    }
+
     fn path(&self) -> String {
         format!("/dev/dma_heap/{}", self.name)
     }
@@ -707,13 +716,9 @@ pub fn cli(args: &[String]) -> i32 {
         eprintln!("usage: devcg-e2e heap-alloc <system|reserved> <bytes> <count> [cgroup dir] [-- command...]");
         return 2;
     };
-    let heap = match heap.as_str() {
-        "system" => &SYSTEM,
-        "reserved" => &CMA,
-        _ => {
-            eprintln!("unknown heap {heap}");
-            return 2;
-        }
+    let Some(heap) = Heap::named(heap) else {
+        eprintln!("unknown heap {heap}");
+        return 2;
     };
     let (Ok(size), Ok(count)) = (size.parse::<u64>(), count.parse::<u32>()) else {
         eprintln!("size and count must be numbers");
@@ -769,7 +774,10 @@ pub fn bench_cli(args: &[String]) -> i32 {
         eprintln!("usage: devcg-e2e heap-bench <system|reserved> <bytes> <iterations>");
         return 2;
     };
-    let heap = if heap == "system" { &SYSTEM } else { &CMA };
+    let Some(heap) = Heap::named(heap) else {
+        eprintln!("unknown heap {heap}");
+        return 2;
+    };
     let (Ok(size), Ok(iterations)) = (size.parse::<u64>(), iterations.parse::<u32>()) else {
         eprintln!("bytes and iterations must be numbers");
         return 2;
@@ -863,13 +871,9 @@ pub fn hold_cli(args: &[String]) -> i32 {
         eprintln!("usage: devcg-e2e heap-hold <system|reserved> <bytes>");
         return 2;
     };
-    let heap = match heap.as_str() {
-        "system" => &SYSTEM,
-        "reserved" => &CMA,
-        _ => {
-            eprintln!("unknown heap {heap}");
-            return 2;
-        }
+    let Some(heap) = Heap::named(heap) else {
+        eprintln!("unknown heap {heap}");
+        return 2;
     };
     let Ok(size) = size.parse::<u64>() else {
         eprintln!("size must be a number");
