@@ -132,12 +132,12 @@ fn reset_peak(css: &DevCss, opener: usize) -> Result {
         }
     }
     let state = css.state();
-    state
-        .peak_watchers
-        .lock()
-        .reset(opener, &regions, |region| {
-            state.pool(region).map(pool::Pool::counter)
-        })
+    // Bound, so that the lock is let go before `devices`, whose drop may be
+    // a device's last and walk cgroups.
+    let mut watchers = state.peak_watchers.lock();
+    watchers.reset(opener, &regions, |region| {
+        state.pool(region).map(pool::Pool::counter)
+    })
 }
 
 /// A descriptor of `css`'s `dev.peak` is being closed.

@@ -34,6 +34,7 @@
 use core::mem::size_of;
 use core::ptr::{self, NonNull};
 use core::sync::atomic::AtomicPtr;
+use kernel::alloc::flags::{__GFP_NOWARN, GFP_NOWAIT};
 use kernel::c_str;
 use kernel::cgroup::dev::{DevCssLink, PoolHandleOf, PoolHandles};
 use kernel::new_mutex;
@@ -259,19 +260,27 @@ impl CgroupState {
 /// their children: a cgroup without one has no descendant with one (a pool
 /// is made with its ancestors', and leaves its table only here or with its
 /// cgroup, after its descendants). So unregistering costs what the
-/// device's pools cost, not what every cgroup does.
+/// device's pools and their cgroups' children cost, not what every cgroup
+/// does. Does not sleep.
 pub(crate) fn forget_regions(regions: &[Arc<Region>]) {
     let mut pooled = KVec::new();
     let mut complete = true;
     DevCss::for_each_pre_pruned(|css| {
         let has_one = regions.iter().any(|r| css.state().has_pool_of(r));
-        if has_one && pooled.push(ARef::from(css), GFP_KERNEL).is_err() {
+        // Without sleeping: the last put of a device may be made under a
+        // spin lock (a driver's, TTM's).
+        if has_one
+            && pooled
+                .push(ARef::from(css), GFP_NOWAIT | __GFP_NOWARN)
+                .is_err()
+        {
             complete = false;
         }
         has_one
     });
     if !complete {
-        // No memory for the list: the walk of every cgroup needs none.
+        // No memory for the list: the walk of every cgroup needs none (nor
+        // does it sleep).
         for region in regions {
             DevCss::for_each_post(|css| forget_in(css, region));
         }

@@ -211,16 +211,25 @@ static void devcg_test_count_cma_alloc(void *data, const char *name, unsigned lo
 	atomic_inc(&cma_allocs_seen);
 }
 
-int devcg_test_cma_allocs_start(struct kunit *test)
-{
-	atomic_set(&cma_allocs_seen, 0);
-	return register_trace_cma_alloc_start(devcg_test_count_cma_alloc, NULL);
-}
-
-int devcg_test_cma_allocs_stop(void)
+static void devcg_test_cma_allocs_unwatch(void *unused)
 {
 	unregister_trace_cma_alloc_start(devcg_test_count_cma_alloc, NULL);
 	tracepoint_synchronize_unregister();
+}
+
+/* Counts CMA allocations until stopped, or until the test ends if it stops early. */
+int devcg_test_cma_allocs_start(struct kunit *test)
+{
+	int ret;
+
+	atomic_set(&cma_allocs_seen, 0);
+	ret = register_trace_cma_alloc_start(devcg_test_count_cma_alloc, NULL);
+	return ret ?: kunit_add_action_or_reset(test, devcg_test_cma_allocs_unwatch, NULL);
+}
+
+int devcg_test_cma_allocs_stop(struct kunit *test)
+{
+	kunit_release_action(test, devcg_test_cma_allocs_unwatch, NULL);
 	return atomic_read(&cma_allocs_seen);
 }
 
@@ -235,7 +244,7 @@ int devcg_test_cma_allocs_start(struct kunit *test)
 	return -EOPNOTSUPP;
 }
 
-int devcg_test_cma_allocs_stop(void)
+int devcg_test_cma_allocs_stop(struct kunit *test)
 {
 	return -1;
 }

@@ -50,7 +50,7 @@ int devcg_test_charge_current_from(struct cgroup_subsys_state *css,
  */
 int devcg_test_cma_allocs_start(struct kunit *test);
 int devcg_test_cma_allocs(void);
-int devcg_test_cma_allocs_stop(void);
+int devcg_test_cma_allocs_stop(struct kunit *test);
 
 /* How many pools @css's cgroup has (src/core/api.rs, KUnit builds only). */
 size_t devcg_test_pool_count(struct cgroup_subsys_state *css);

@@ -41,6 +41,30 @@ static void mock_bo_free(struct mock_bo *bo)
 	bo->pool = NULL;
 }
 
+static void unregister_region_action(void *region)
+{
+	dmem_cgroup_unregister_region(region);
+}
+
+/*
+ * dmem_cgroup_register_region(), the region unregistered when the test ends
+ * even if it stops early (an assertion); test_unregister() does it before.
+ */
+#define test_register(test, size, ...)							\
+	({										\
+		struct dmem_cgroup_region *__region =					\
+			dmem_cgroup_register_region(size, __VA_ARGS__);			\
+		if (!IS_ERR_OR_NULL(__region) &&					\
+		    kunit_add_action_or_reset(test, unregister_region_action, __region))	\
+			__region = ERR_PTR(-ENOMEM);					\
+		__region;								\
+	})
+
+static void test_unregister(struct kunit *test, struct dmem_cgroup_region *region)
+{
+	kunit_release_action(test, unregister_region_action, region);
+}
+
 static u64 vram_usage(struct kunit *test, struct devcg_test_cg *cg)
 {
 	return devcg_test_value(test, cg->dentry, "dev.current", "drm/kunit-dmem:0", "region.vram0");
@@ -72,7 +96,7 @@ static void mainline_driver_charges_is_limited_and_evicts(struct kunit *test)
 	struct mock_bo a = {}, b = {}, c = {};
 	bool hit_low = false;
 
-	vram.region = dmem_cgroup_register_region(SZ_16M, "drm/%s:%d/vram%d", "kunit-dmem", 0, 0);
+	vram.region = test_register(test, SZ_16M, "drm/%s:%d/vram%d", "kunit-dmem", 0, 0);
 	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(vram.region));
 	KUNIT_EXPECT_EQ(test, devcg_test_value(test, devcg_test_mnt->mnt_root, "dev.capacity",
 					       "drm/kunit-dmem:0", "region.vram0"), (u64)SZ_16M);
@@ -80,14 +104,14 @@ static void mainline_driver_charges_is_limited_and_evicts(struct kunit *test)
 	 * The same name again is a device of its own, named in full (as a
 	 * second region of the device would be); a third time is refused.
 	 */
-	again = dmem_cgroup_register_region(SZ_1M, "drm/kunit-dmem:0/vram0");
+	again = test_register(test, SZ_1M, "drm/kunit-dmem:0/vram0");
 	KUNIT_EXPECT_FALSE(test, IS_ERR_OR_NULL(again));
-	KUNIT_EXPECT_EQ(test, PTR_ERR(dmem_cgroup_register_region(SZ_1M, "drm/kunit-dmem:0/vram0")),
+	KUNIT_EXPECT_EQ(test, PTR_ERR(test_register(test, SZ_1M, "drm/kunit-dmem:0/vram0")),
 			(long)-EEXIST);
 	if (!IS_ERR_OR_NULL(again))
-		dmem_cgroup_unregister_region(again);
+		test_unregister(test, again);
 	/* Nothing to account: no region. */
-	KUNIT_EXPECT_NULL(test, dmem_cgroup_register_region(0, "drm/kunit-dmem:1/vram0"));
+	KUNIT_EXPECT_NULL(test, test_register(test, 0, "drm/kunit-dmem:1/vram0"));
 
 	KUNIT_ASSERT_EQ(test, devcg_test_write(limited->dentry, "dev.max",
 					       "drm/kunit-dmem:0 region.vram0=4M"), 0);
@@ -122,7 +146,7 @@ static void mainline_driver_charges_is_limited_and_evicts(struct kunit *test)
 	 * Unregistered (the region is not used again, as in mainline): it
 	 * leaves the files at once, and live charges are uncharged normally.
 	 */
-	dmem_cgroup_unregister_region(vram.region);
+	test_unregister(test, vram.region);
 	vram.region = NULL;
 	KUNIT_EXPECT_FALSE(test, vram_usage_listed(test, limited));
 	mock_bo_free(&b);
@@ -134,13 +158,13 @@ static void mainline_driver_charges_is_limited_and_evicts(struct kunit *test)
 /* A region without a '/' is device <name>, region "mem"; NULL charges nothing. */
 static void names_without_a_region_and_null_regions(struct kunit *test)
 {
-	struct dmem_cgroup_region *region = dmem_cgroup_register_region(SZ_1M, "kunit-dmem-plain");
+	struct dmem_cgroup_region *region = test_register(test, SZ_1M, "kunit-dmem-plain");
 	struct dmem_cgroup_pool_state *pool = (void *)1, *limit = (void *)1;
 
 	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(region));
 	KUNIT_EXPECT_EQ(test, devcg_test_value(test, devcg_test_mnt->mnt_root, "dev.capacity",
 					       "kunit-dmem-plain", "region.mem"), (u64)SZ_1M);
-	dmem_cgroup_unregister_region(region);
+	test_unregister(test, region);
 	KUNIT_EXPECT_EQ(test, dmem_cgroup_try_charge(NULL, SZ_1M, &pool, &limit), 0);
 	KUNIT_EXPECT_NULL(test, pool);
 	KUNIT_EXPECT_NULL(test, limit);
@@ -157,8 +181,8 @@ static void two_regions_of_one_device(struct kunit *test)
 	struct dmem_cgroup_pool_state *pool = NULL;
 	struct dentry *root = devcg_test_mnt->mnt_root;
 
-	vram0 = dmem_cgroup_register_region(SZ_8M, "drm/kunit-dmem:2/vram0");
-	vram1 = dmem_cgroup_register_region(SZ_4M, "drm/kunit-dmem:2/vram1");
+	vram0 = test_register(test, SZ_8M, "drm/kunit-dmem:2/vram0");
+	vram1 = test_register(test, SZ_4M, "drm/kunit-dmem:2/vram1");
 	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(vram0));
 	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(vram1));
 	KUNIT_EXPECT_EQ(test, devcg_test_value(test, root, "dev.capacity", "drm/kunit-dmem:2",
@@ -172,8 +196,8 @@ static void two_regions_of_one_device(struct kunit *test)
 	dmem_cgroup_uncharge(pool, SZ_1M);
 	KUNIT_EXPECT_EQ(test, dmem_cgroup_try_charge(vram0, 0, &pool, NULL), 0);
 	KUNIT_EXPECT_NULL(test, pool);
-	dmem_cgroup_unregister_region(vram1);
-	dmem_cgroup_unregister_region(vram0);
+	test_unregister(test, vram1);
+	test_unregister(test, vram0);
 }
 
 static struct kunit_case dev_cgroup_dmem_cases[] = {

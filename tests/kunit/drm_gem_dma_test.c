@@ -454,7 +454,7 @@ static void no_memory_is_taken_without_room_anywhere(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, devcg_test_write(cg->dentry, "dev.max", "system region.ram=max"), 0);
 	refused = caching_bo_create(test, cdrm, cg, SZ_256K);
 	KUNIT_EXPECT_EQ(test, PTR_ERR_OR_ZERO(refused), -ENOMEM);
-	with_room = devcg_test_cma_allocs_stop();
+	with_room = devcg_test_cma_allocs_stop(test);
 	KUNIT_EXPECT_EQ(test, without_room, 0);
 	KUNIT_EXPECT_EQ(test, with_room, 1);
 	drm_gem_object_put(&fits->base);

@@ -171,7 +171,7 @@ static void dma_contig_refused_before_taking_memory(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, devcg_test_write(cg->dentry, "dev.max", "system region.ram=max"), 0);
 	refused = alloc_in(test, cg, &vb2_dma_contig_memops, SZ_256K);
 	KUNIT_EXPECT_EQ(test, PTR_ERR_OR_ZERO(refused), -ENOMEM);
-	with_room = devcg_test_cma_allocs_stop();
+	with_room = devcg_test_cma_allocs_stop(test);
 	KUNIT_EXPECT_EQ(test, before_room, 0);
 	KUNIT_EXPECT_EQ(test, with_room, 1);
 	KUNIT_EXPECT_EQ(test, devcg_test_value(test, cg->dentry, "dev.events", "cma",
