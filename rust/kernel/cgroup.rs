@@ -77,6 +77,34 @@ impl Css {
         self.0.get()
     }
 
+    /// The css's id among its controller's csses (`css->id`): unique among
+    /// the csses alive, and reused only once a css is freed.
+    #[inline(always)]
+    pub fn id(&self) -> i32 {
+        // SAFETY: `self` is live (type invariant); `id` is set before the css
+        // is published and never changes.
+        unsafe { (*self.as_raw()).id }
+    }
+
+    /// The depth of the css's cgroup (`cgroup->level`): 0 at the root.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(CONFIG_CGROUP_DEV)]
+    /// # {
+    /// let root = kernel::cgroup::dev::charged_css().ok_or(kernel::error::code::ENODEV)?;
+    /// assert_eq!(root.level(), 0);
+    /// # }
+    /// # Ok::<(), kernel::error::Error>(())
+    /// ```
+    #[inline(always)]
+    pub fn level(&self) -> i32 {
+        // SAFETY: `self` is live (type invariant), and so is its cgroup, whose
+        // `level` is set at creation and never changes.
+        unsafe { (*(*self.as_raw()).cgroup).level }
+    }
+
     /// The parent cgroup's css of the same controller; `None` at the root.
     ///
     /// # Examples
@@ -305,10 +333,10 @@ fn visit_all(mut f: impl FnMut(&Css)) -> impl FnMut(&Css) -> bool {
 }
 
 /// An RCU read-side critical section, ended when dropped.
-struct RcuReadLock;
+pub(crate) struct RcuReadLock;
 
 impl RcuReadLock {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         // SAFETY: no preconditions; ended by `drop`.
         unsafe { bindings::rcu_read_lock() };
         RcuReadLock

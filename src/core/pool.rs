@@ -33,7 +33,7 @@
 
 use core::mem::size_of;
 use core::ptr::{self, NonNull};
-use core::sync::atomic::AtomicPtr;
+use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use kernel::alloc::flags::{__GFP_NOWARN, GFP_NOWAIT};
 use kernel::c_str;
 use kernel::cgroup::dev::{DevCssLink, PoolHandleOf, PoolHandles};
@@ -68,8 +68,19 @@ pub(crate) struct Pool {
     parent: ParentLink<Pool>,
     region: Arc<Region>,
     css: DevCssLink<CgroupState>,
+    /// The css's id, under which the region records this pool while it is
+    /// in its table (`indexed`).
+    css_id: usize,
+    indexed: AtomicBool,
     /// What drivers hold for a charge: one handle per consumer.
     handles: PoolHandles<NR_CONSUMERS>,
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        // Freed with its cgroup's table: no longer a pool of the region.
+        self.unrecord();
+    }
 }
 
 kernel::impl_has_pool_handles!(Pool, handles, NR_CONSUMERS);
@@ -110,6 +121,21 @@ impl Pool {
     /// The pool's cgroup, borrowed.
     pub(crate) fn css(&self) -> &DevCss {
         self.css.get()
+    }
+
+    /// Records the pool in its region's list of pooled cgroups (under its
+    /// table's lock, once published).
+    fn record(&self) {
+        if self.region.record_pool(self.css_id) {
+            self.indexed.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Undoes [`Pool::record`] (under its table's lock, or when dropped).
+    fn unrecord(&self) {
+        if self.indexed.swap(false, Ordering::Relaxed) {
+            self.region.forget_pool(self.css_id);
+        }
     }
 
     /// The handle of a charge by `consumer`; the charge's bytes keep it valid.
@@ -233,9 +259,12 @@ impl CgroupState {
     /// Takes this cgroup's pool for `region` out of the table, if any: the
     /// caller frees it by the close protocol.
     fn detach(&self, region: &Region) -> Option<NonNull<Pool>> {
-        self.pools
-            .lock()
-            .take(region.slot(), |p| ptr::eq(&*p.region, region))
+        let mut writer = self.pools.lock();
+        let pool = writer
+            .get(region.slot())
+            .filter(|p| ptr::eq(&*p.region, region))?;
+        pool.unrecord();
+        writer.take(region.slot(), |p| ptr::eq(&*p.region, region))
     }
 
     fn len(&self) -> usize {
@@ -263,6 +292,15 @@ impl CgroupState {
 /// device's pools and their cgroups' children cost, not what every cgroup
 /// does. Does not sleep.
 pub(crate) fn forget_regions(regions: &[Arc<Region>]) {
+    if let Some(pooled) = pooled_cgroups(regions) {
+        // Deepest first: every cgroup after its descendants.
+        for css in pooled.iter() {
+            for region in regions {
+                forget_in(css, region);
+            }
+        }
+        return;
+    }
     let mut pooled = KVec::new();
     let mut complete = true;
     DevCss::for_each_pre_pruned(|css| {
@@ -292,6 +330,35 @@ pub(crate) fn forget_regions(regions: &[Arc<Region>]) {
             forget_in(css, region);
         }
     }
+}
+
+/// The cgroups that have a pool of one of `regions`, from the regions'
+/// records, referenced and deepest first; `None` if a record is incomplete
+/// or the list cannot be made without sleeping. A cgroup already released
+/// is left out: its pools go with its table.
+fn pooled_cgroups(regions: &[Arc<Region>]) -> Option<KVec<ARef<DevCss>>> {
+    let flags = GFP_NOWAIT | __GFP_NOWARN;
+    let mut ids = KVec::new();
+    for region in regions {
+        if !region.pool_record_complete() {
+            return None;
+        }
+        region.pooled_ids(&mut ids, flags).ok()?;
+    }
+    ids.sort_unstable();
+    let mut csses = KVec::with_capacity(ids.len(), flags).ok()?;
+    let mut last = None;
+    for &id in ids.iter() {
+        if last.replace(id) == Some(id) {
+            continue;
+        }
+        let css = i32::try_from(id).ok().and_then(DevCss::from_id);
+        if let Some(css) = css {
+            csses.push(css, flags).ok()?;
+        }
+    }
+    csses.sort_unstable_by_key(|css| core::cmp::Reverse(css.css().level()));
+    Some(csses)
 }
 
 /// Takes `css`'s pool for `region` out of its table, closed: freed now if
@@ -359,6 +426,8 @@ pub(crate) fn prepare<'a>(
         if c.state().pool(region).is_some() {
             break;
         }
+        let css_id = usize::try_from(c.css().id()).map_err(|_| EINVAL)?;
+        region.reserve_pool_record(css_id, flags)?;
         let pool = KBox::new(
             // INVARIANT: `publish` sets `parent` before the pool is
             // published; the table keeps the css alive while the pool is in it.
@@ -368,6 +437,8 @@ pub(crate) fn prepare<'a>(
                 region: region.arc(),
                 // SAFETY: the pool does not outlive the css (module docs).
                 css: unsafe { DevCssLink::new(&c) },
+                css_id,
+                indexed: AtomicBool::new(false),
                 handles: PoolHandles::new(),
             },
             flags,
@@ -422,9 +493,16 @@ pub(crate) fn publish(new: KVec<NewPool<'_>>) -> Result {
         }
         // If someone else created it meanwhile, theirs stays and ours is
         // dropped. (A slot only ever holds pools of the region that owns it.)
-        if writer.insert(region.slot(), pool).is_some() && css.state().pool(region).is_none() {
+        match writer.insert(region.slot(), pool) {
+            // Recorded under the table's lock, as `detach` unrecords it.
+            None => {
+                if let Some(published) = writer.get(region.slot()) {
+                    published.record();
+                }
+            }
             // No slot to put it in: `grow` would have made one.
-            return Err(EINVAL);
+            Some(_) if css.state().pool(region).is_none() => return Err(EINVAL),
+            Some(_) => {}
         }
     }
     Ok(())

@@ -14,9 +14,10 @@ use kernel::prelude::*;
 use kernel::str::CString;
 use kernel::sync::once_box::OnceBox;
 use kernel::sync::owner_link::OwnerLink;
-use kernel::sync::{Arc, ArcBorrow, Mutex};
-use kernel::{fmt, new_mutex};
+use kernel::sync::{Arc, ArcBorrow, Mutex, SpinLock};
+use kernel::{fmt, new_mutex, new_spinlock};
 
+use crate::logic::idset;
 use crate::logic::parse::{valid_device_name, valid_region_name};
 
 /// Most regions registered at once, across all devices.
@@ -60,6 +61,7 @@ impl Drop for Slot {
 }
 
 /// One region of a device: a pool of memory with a capacity.
+#[pin_data]
 pub(crate) struct Region {
     name: CString,
     capacity: u64,
@@ -69,6 +71,13 @@ pub(crate) struct Region {
     /// The device this region belongs to, which owns it: set before the
     /// device is published.
     device: OwnerLink<Device>,
+    /// The css ids of the cgroups that have a pool of this region in their
+    /// table (see `logic::idset`), so that unregistering visits those only.
+    #[pin]
+    pooled: SpinLock<KVec<u64>>,
+    /// Set if a pool could not be recorded in `pooled` (no room was
+    /// reserved): then `pooled` is not to be trusted.
+    pooled_incomplete: AtomicBool,
 }
 
 /// A region whose device is held for `'a`.
@@ -124,6 +133,57 @@ impl Region {
     }
     pub(crate) fn is_dead(&self) -> bool {
         self.dead.load(Ordering::Acquire)
+    }
+
+    /// Makes room to record a pool of the cgroup with css id `id` (see
+    /// [`Region::record_pool`]), allocating with `flags`.
+    pub(crate) fn reserve_pool_record(&self, id: usize, flags: kernel::alloc::Flags) -> Result {
+        let needed = idset::words_for(id);
+        if self.pooled.lock().len() >= needed {
+            return Ok(());
+        }
+        // Allocated without the lock, then swapped in if still needed.
+        let mut bigger = KVec::from_elem(0u64, needed.next_power_of_two(), flags)?;
+        let mut pooled = self.pooled.lock();
+        if pooled.len() < needed {
+            bigger[..pooled.len()].copy_from_slice(&pooled);
+            core::mem::swap(&mut *pooled, &mut bigger);
+        }
+        drop(pooled);
+        Ok(())
+    }
+
+    /// Records that the cgroup with css id `id` has a pool of this region;
+    /// false if no room was reserved for it, which marks the record
+    /// incomplete for good.
+    pub(crate) fn record_pool(&self, id: usize) -> bool {
+        let recorded = idset::insert(&mut self.pooled.lock(), id);
+        if !recorded {
+            self.pooled_incomplete.store(true, Ordering::Relaxed);
+        }
+        recorded
+    }
+
+    /// Whether every pool of the region is recorded.
+    pub(crate) fn pool_record_complete(&self) -> bool {
+        !self.pooled_incomplete.load(Ordering::Relaxed)
+    }
+
+    /// Forgets what [`Region::record_pool`] recorded.
+    pub(crate) fn forget_pool(&self, id: usize) {
+        idset::remove(&mut self.pooled.lock(), id)
+    }
+
+    /// Appends the css ids recorded for this region to `out`, allocating
+    /// with `flags`.
+    pub(crate) fn pooled_ids(&self, out: &mut KVec<usize>, flags: kernel::alloc::Flags) -> Result {
+        let count = idset::len(&self.pooled.lock());
+        out.reserve(count, flags)?;
+        // What the lock saw above, or fewer: `out` has room for them.
+        for id in idset::ids(&self.pooled.lock()).take(count) {
+            out.push(id, flags)?;
+        }
+        Ok(())
     }
 
     /// The region's device, as `Arc::into_raw` returns it: for handing back
@@ -248,14 +308,18 @@ impl Registry {
 
         let mut regions = KVec::with_capacity(descs.len(), GFP_KERNEL)?;
         for desc in descs {
-            let region = Region {
-                slot: Slot::take().ok_or(ENOSPC)?,
-                name: CString::try_from_fmt(fmt!("{}", desc.name))?,
+            let slot = Slot::take().ok_or(ENOSPC)?;
+            let name = CString::try_from_fmt(fmt!("{}", desc.name))?;
+            let region = pin_init!(Region {
+                slot,
+                name,
                 capacity: desc.capacity,
                 dead: AtomicBool::new(false),
                 device: OwnerLink::new(),
-            };
-            regions.push(Arc::new(region, GFP_KERNEL)?, GFP_KERNEL)?;
+                pooled <- new_spinlock!(KVec::new(), "devcg_region_pooled"),
+                pooled_incomplete: AtomicBool::new(false),
+            });
+            regions.push(Arc::pin_init(region, GFP_KERNEL)?, GFP_KERNEL)?;
         }
         let device = Arc::new(
             Device {

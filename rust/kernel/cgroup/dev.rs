@@ -265,6 +265,26 @@ impl<T: State> DevCss<T> {
         root.for_each_descendant_post(|css| f(unsafe { Self::from_css(css) }));
     }
 
+    /// The css of the controller whose [`Css::id`] is `id`, referenced, if
+    /// it is alive and can still be referenced. (No example: only the
+    /// controller's one [`State`] type has csses.)
+    pub fn from_id(id: i32) -> Option<ARef<Self>> {
+        let _rcu = crate::cgroup::RcuReadLock::new();
+        // SAFETY: under RCU, as `css_from_id()` requires; `dev_cgrp_subsys`
+        // is the controller's subsystem, which lives as long as the system
+        // (only its address is taken).
+        let css = unsafe { bindings::css_from_id(id, &raw mut bindings::dev_cgrp_subsys) };
+        let css = NonNull::new(css)?;
+        // SAFETY: RCU keeps a css found in the id table in memory; a tryget
+        // fails once its count is zero.
+        if !unsafe { bindings::css_tryget(css.as_ptr()) } {
+            return None;
+        }
+        // SAFETY: a css of the dev controller (the type's invariant holds
+        // for every one), with the reference the tryget took, now the ARef's.
+        Some(unsafe { ARef::from_raw(css.cast()) })
+    }
+
     /// Calls `f` on every css of the controller that can be referenced,
     /// parents first, skipping the descendants of each css for which `f`
     /// returns false (see [`Css::for_each_descendant_pre_pruned`]).

@@ -7,6 +7,7 @@
 //! reference models.
 
 pub mod counter;
+pub mod idset;
 pub mod parse;
 pub mod protection;
 mod sync;
