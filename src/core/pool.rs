@@ -283,14 +283,16 @@ impl CgroupState {
 
 /// Takes the pools of a dropped device's `regions` out of every cgroup's
 /// table, each cgroup's after its descendants'. Called when the device is
-/// dropped: no charge or lookup can be under way on its regions.
+/// dropped: no charge or lookup can be under way on its regions. Does not
+/// sleep.
 ///
-/// Visits only the cgroups that have a pool of one of the regions, and
-/// their children: a cgroup without one has no descendant with one (a pool
-/// is made with its ancestors', and leaves its table only here or with its
-/// cgroup, after its descendants). So unregistering costs what the
-/// device's pools and their cgroups' children cost, not what every cgroup
-/// does. Does not sleep.
+/// Visits the cgroups the regions recorded as holding one of their pools
+/// (see [`Region::record_pool`]), so unregistering costs what the device's
+/// pools cost, not what every cgroup does. If a record is incomplete or the
+/// list cannot be allocated without sleeping, walks instead the cgroups
+/// that have a pool and their children: a cgroup without one has no
+/// descendant with one (a pool is made with its ancestors', and leaves its
+/// table only here or with its cgroup, after its descendants).
 pub(crate) fn forget_regions(regions: &[Arc<Region>]) {
     if let Some(pooled) = pooled_cgroups(regions) {
         // Deepest first: every cgroup after its descendants.
