@@ -498,6 +498,53 @@ static void failed_write_creates_no_pools(struct kunit *test)
 	devcg_test_cg_remove(test, c);
 }
 
+/*
+ * A dropped device's pools leave every table they are in, in nested
+ * cgroups and in the root, charged or not, and no other device's pool
+ * does: unregistering finds them from its regions' records of which
+ * cgroups hold one, not by walking every cgroup.
+ */
+static void unregistering_takes_every_pool_of_the_device_and_only_those(struct kunit *test)
+{
+	static const struct dev_cgroup_region_desc regions[] = {
+		{ .name = "x", .capacity = SZ_1M },
+		{ .name = "y", .capacity = SZ_1M },
+	};
+	struct devcg_test_cg *p = devcg_test_cg_create(test, NULL, "kunit_devcg_records");
+	struct devcg_test_cg *c = devcg_test_cg_create(test, p, "c");
+	struct devcg_test_cg *gc = devcg_test_cg_create(test, c, "gc");
+	struct devcg_test_cg *other = devcg_test_cg_create(test, p, "other");
+	struct cgroup_subsys_state *root = p->css->parent;
+	struct dev_cgroup_device *dev = dev_cgroup_register_device("kunit_records", regions, 2);
+	struct dev_cgroup_pool *pool;
+	size_t root_before = devcg_test_pool_count(root);
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR(dev));
+	/* gc: both regions (and so c, p and the root); other: the test's own device. */
+	KUNIT_ASSERT_EQ(test, devcg_test_write(gc->dentry, "dev.max",
+					       "kunit_records region.x=512K region.y=1M"), 0);
+	KUNIT_ASSERT_EQ(test, devcg_test_write(other->dentry, "dev.max", DEV_NAME " region.a=1M"), 0);
+	pool = charge_ok(test, c, dev_cgroup_device_region(dev, 1), SZ_64K, DEV_CGROUP_CONSUMER_OTHER);
+	KUNIT_EXPECT_EQ(test, devcg_test_pool_count(gc->css), (size_t)2);
+	KUNIT_EXPECT_EQ(test, devcg_test_pool_count(c->css), (size_t)2);
+	KUNIT_EXPECT_EQ(test, devcg_test_pool_count(p->css), (size_t)3);
+	/* The root: x, y and the test device's a. */
+	KUNIT_EXPECT_EQ(test, devcg_test_pool_count(root), root_before + 3);
+	/* The registration's reference is the last: the device goes now. */
+	dev_cgroup_unregister_device(dev);
+	KUNIT_EXPECT_EQ(test, devcg_test_pool_count(gc->css), (size_t)0);
+	KUNIT_EXPECT_EQ(test, devcg_test_pool_count(c->css), (size_t)0);
+	KUNIT_EXPECT_EQ(test, devcg_test_pool_count(p->css), (size_t)1);
+	KUNIT_EXPECT_EQ(test, devcg_test_pool_count(other->css), (size_t)1);
+	KUNIT_EXPECT_EQ(test, devcg_test_pool_count(root), root_before + 1);
+	/* The charged pool left its table too, and goes with its charge. */
+	dev_cgroup_uncharge(pool, SZ_64K);
+	devcg_test_cg_remove(test, other);
+	devcg_test_cg_remove(test, gc);
+	devcg_test_cg_remove(test, c);
+	devcg_test_cg_remove(test, p);
+}
+
 static void bad_charge_arguments(struct kunit *test)
 {
 	struct test_ctx *ctx = test->priv;
@@ -662,6 +709,7 @@ static struct kunit_case dev_cgroup_core_cases[] = {
 	KUNIT_CASE(charge_as_current_retries_when_the_cgroup_went_offline),
 	KUNIT_CASE(probe_time_charges_go_to_the_root),
 	KUNIT_CASE(failed_write_creates_no_pools),
+	KUNIT_CASE(unregistering_takes_every_pool_of_the_device_and_only_those),
 	KUNIT_CASE(bad_charge_arguments),
 	KUNIT_CASE(eviction_honours_effective_protection),
 	KUNIT_CASE(concurrent_charging_never_overshoots),
