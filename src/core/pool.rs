@@ -429,7 +429,9 @@ pub(crate) fn prepare<'a>(
             break;
         }
         let css_id = usize::try_from(c.css().id()).map_err(|_| EINVAL)?;
-        region.reserve_pool_record(css_id, flags)?;
+        // Best effort: without room the pool is still made, its region's
+        // record is then marked incomplete, and unregistering walks instead.
+        let _ = region.reserve_pool_record(css_id, flags | __GFP_NOWARN);
         let pool = KBox::new(
             // INVARIANT: `publish` sets `parent` before the pool is
             // published; the table keeps the css alive while the pool is in it.
