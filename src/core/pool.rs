@@ -296,11 +296,7 @@ impl CgroupState {
 pub(crate) fn forget_regions(regions: &[Arc<Region>]) {
     if let Some(pooled) = pooled_cgroups(regions) {
         // Deepest first: every cgroup after its descendants.
-        for css in pooled.iter() {
-            for region in regions {
-                forget_in(css, region);
-            }
-        }
+        forget_all(pooled.iter(), regions);
         return;
     }
     let mut pooled = KVec::new();
@@ -327,7 +323,12 @@ pub(crate) fn forget_regions(regions: &[Arc<Region>]) {
         return;
     }
     // Reverse pre-order: every cgroup after its descendants.
-    for css in pooled.iter().rev() {
+    forget_all(pooled.iter().rev(), regions);
+}
+
+/// [`forget_in`] for each of `regions` in each of `csses`, in their order.
+fn forget_all<'a>(csses: impl Iterator<Item = &'a ARef<DevCss>>, regions: &[Arc<Region>]) {
+    for css in csses {
         for region in regions {
             forget_in(css, region);
         }
