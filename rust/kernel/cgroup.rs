@@ -195,7 +195,7 @@ impl Css {
                 // RCU section; `root` is live.
                 unsafe { bindings::css_next_child(pos, root) }
             },
-            visit_all(f),
+            f,
         )
     }
 
@@ -207,7 +207,7 @@ impl Css {
                 // SAFETY: as in `for_each_child`.
                 unsafe { bindings::css_next_descendant_pre(pos, root) }
             },
-            visit_all(f),
+            f,
         )
     }
 
@@ -239,40 +239,6 @@ impl Css {
                 // SAFETY: as in `for_each_child`.
                 unsafe { bindings::css_next_descendant_post(pos, root) }
             },
-            visit_all(f),
-        )
-    }
-
-    /// Calls `f` with this css and each descendant's that can still be
-    /// referenced, every parent before its children, and skips the
-    /// descendants of each css for which `f` returns false: a walk that
-    /// costs what it visits, not the whole subtree. `f` may sleep.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # #[cfg(CONFIG_CGROUP_DEV)]
-    /// # {
-    /// let root = kernel::cgroup::dev::charged_css().ok_or(kernel::error::code::ENODEV)?;
-    /// let mut all = 0;
-    /// root.for_each_descendant_pre(|_| all += 1);
-    /// let mut pruned = 0;
-    /// root.for_each_descendant_pre_pruned(|_| {
-    ///     pruned += 1;
-    ///     false
-    /// });
-    /// // Only the root: its descendants were skipped.
-    /// assert!(all >= 1);
-    /// assert_eq!(pruned, 1);
-    /// # }
-    /// # Ok::<(), kernel::error::Error>(())
-    /// ```
-    pub fn for_each_descendant_pre_pruned(&self, f: impl FnMut(&Css) -> bool) {
-        self.walk(
-            |pos, root| {
-                // SAFETY: as in `for_each_child`.
-                unsafe { bindings::css_next_descendant_pre(pos, root) }
-            },
             f,
         )
     }
@@ -280,15 +246,13 @@ impl Css {
     /// Drives one of cgroup core's css iterators (`next(pos, root)`) over
     /// `self`: each step under RCU, `f` outside it, on a css referenced for
     /// the call (the C pattern of `css_for_each_child()` users that sleep).
-    /// When `f` returns false, the walk goes on after the css's last
-    /// descendant (only meaningful for a pre-order `next`).
     fn walk(
         &self,
         next: impl Fn(
             *mut bindings::cgroup_subsys_state,
             *mut bindings::cgroup_subsys_state,
         ) -> *mut bindings::cgroup_subsys_state,
-        mut f: impl FnMut(&Css) -> bool,
+        mut f: impl FnMut(&Css),
     ) {
         let root = self.as_raw();
         let mut rcu = RcuReadLock::new();
@@ -297,23 +261,16 @@ impl Css {
             // SAFETY: RCU keeps `pos` in memory in this section, and a
             // tryget is allowed on it; it fails once the count is zero.
             let referenced = unsafe { bindings::css_tryget(pos) };
-            let mut descend = true;
             if referenced {
                 drop(rcu);
                 // SAFETY: we hold the reference the tryget took.
-                descend = f(unsafe { Css::from_raw(pos) });
+                f(unsafe { Css::from_raw(pos) });
                 rcu = RcuReadLock::new();
             }
             // `pos` is referenced, or RCU has kept it since it was found:
             // the iterators accept a `pos` that was removed meanwhile.
             let at = pos;
-            let from = if descend {
-                pos
-            } else {
-                // SAFETY: `pos` is referenced, and we are in an RCU section.
-                unsafe { bindings::css_rightmost_descendant(pos) }
-            };
-            pos = next(from, root);
+            pos = next(pos, root);
             if referenced {
                 // SAFETY: the reference taken above; RCU keeps `at` in
                 // memory until the section ends, and it is not used again.
@@ -321,14 +278,6 @@ impl Css {
             }
         }
         drop(rcu);
-    }
-}
-
-/// `f` as a walker that visits everything.
-fn visit_all(mut f: impl FnMut(&Css)) -> impl FnMut(&Css) -> bool {
-    move |css| {
-        f(css);
-        true
     }
 }
 

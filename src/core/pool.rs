@@ -270,15 +270,6 @@ impl CgroupState {
     fn len(&self) -> usize {
         self.pools.len()
     }
-
-    /// Whether this cgroup has a pool for `region` (under the table's lock:
-    /// for a region whose device may be gone).
-    fn has_pool_of(&self, region: &Region) -> bool {
-        self.pools
-            .lock()
-            .get(region.slot())
-            .is_some_and(|p| ptr::eq(&*p.region, region))
-    }
 }
 
 /// Takes the pools of a dropped device's `regions` out of every cgroup's
@@ -289,48 +280,22 @@ impl CgroupState {
 /// Visits the cgroups the regions recorded as holding one of their pools
 /// (see [`Region::record_pool`]), so unregistering costs what the device's
 /// pools cost, not what every cgroup does. If a record is incomplete or the
-/// list cannot be allocated without sleeping, walks instead the cgroups
-/// that have a pool and their children: a cgroup without one has no
-/// descendant with one (a pool is made with its ancestors', and leaves its
-/// table only here or with its cgroup, after its descendants).
+/// list cannot be allocated without sleeping, walks every cgroup instead,
+/// which needs no memory.
 pub(crate) fn forget_regions(regions: &[Arc<Region>]) {
-    if let Some(pooled) = pooled_cgroups(regions) {
+    match pooled_cgroups(regions) {
         // Deepest first: every cgroup after its descendants.
-        forget_all(pooled.iter(), regions);
-        return;
-    }
-    let mut pooled = KVec::new();
-    let mut complete = true;
-    DevCss::for_each_pre_pruned(|css| {
-        let has_one = regions.iter().any(|r| css.state().has_pool_of(r));
-        // Without sleeping: the last put of a device may be made under a
-        // spin lock (a driver's, TTM's).
-        if has_one
-            && pooled
-                .push(ARef::from(css), GFP_NOWAIT | __GFP_NOWARN)
-                .is_err()
-        {
-            complete = false;
+        Some(pooled) => {
+            for css in pooled.iter() {
+                for region in regions {
+                    forget_in(css, region);
+                }
+            }
         }
-        has_one
-    });
-    if !complete {
-        // No memory for the list: the walk of every cgroup needs none (nor
-        // does it sleep).
-        for region in regions {
-            DevCss::for_each_post(|css| forget_in(css, region));
-        }
-        return;
-    }
-    // Reverse pre-order: every cgroup after its descendants.
-    forget_all(pooled.iter().rev(), regions);
-}
-
-/// [`forget_in`] for each of `regions` in each of `csses`, in their order.
-fn forget_all<'a>(csses: impl Iterator<Item = &'a ARef<DevCss>>, regions: &[Arc<Region>]) {
-    for css in csses {
-        for region in regions {
-            forget_in(css, region);
+        None => {
+            for region in regions {
+                DevCss::for_each_post(|css| forget_in(css, region));
+            }
         }
     }
 }

@@ -285,22 +285,6 @@ impl<T: State> DevCss<T> {
         Some(unsafe { ARef::from_raw(css.cast()) })
     }
 
-    /// Calls `f` on every css of the controller that can be referenced,
-    /// parents first, skipping the descendants of each css for which `f`
-    /// returns false (see [`Css::for_each_descendant_pre_pruned`]).
-    pub fn for_each_pre_pruned(mut f: impl FnMut(&Self) -> bool) {
-        // SAFETY: no preconditions; the root css, never freed, or NULL
-        // before the controller is set up.
-        let root = unsafe { bindings::devcg_root_css() };
-        if root.is_null() {
-            return;
-        }
-        // SAFETY: the root css lives for as long as the system.
-        let root = unsafe { Css::from_raw(root) };
-        // SAFETY: the descendants of a dev css are dev csses.
-        root.for_each_descendant_pre_pruned(|css| f(unsafe { Self::from_css(css) }));
-    }
-
     /// The controller's state of this cgroup.
     #[inline(always)]
     pub fn state(&self) -> &T {
