@@ -24,6 +24,7 @@ use kernel::bindings;
 use kernel::cgroup::dev::buffer::{
     BufferCharge, Consumer, LimitPoolSlot, Region, RegionDesc, Registration,
 };
+use kernel::cgroup::dev::PoolHandle;
 use kernel::cgroup::Css;
 use kernel::ffi::{c_char, c_int};
 use kernel::fmt;
@@ -34,7 +35,6 @@ const __LOG_PREFIX: &[u8] = b"devcg_ttm\0";
 
 type Record = *mut bindings::dev_cgroup_charge;
 type RegionPtr = *mut bindings::dev_cgroup_region;
-type PoolHandle = *mut bindings::dev_cgroup_pool;
 type CssPtr = *mut bindings::cgroup_subsys_state;
 type DeviceHandle = *mut bindings::dev_cgroup_device;
 

@@ -889,28 +889,21 @@ pub(crate) unsafe extern "C" fn dev_cgroup_charge_take(
 
 /// The old charge a take found, with the region's device held.
 struct Payer<'a> {
-    handle: PoolHandle,
-    pool: &'a Pool,
-    consumer: usize,
+    charge: Payment<'a>,
     device: Arc<Device>,
 }
 
 impl<'a> Payer<'a> {
-    /// Who pays for `payment`, or `-ENODEV` once its region's device is
+    /// Who pays for `charge`, or `-ENODEV` once its region's device is
     /// unregistered.
-    fn of(registry: &Registry, payment: Payment<'a>) -> Result<Self> {
-        let device = registry.holder_of(&payment.pool.region()).ok_or(ENODEV)?;
-        Ok(Payer {
-            handle: payment.handle,
-            pool: payment.pool,
-            consumer: payment.consumer,
-            device,
-        })
+    fn of(registry: &Registry, charge: Payment<'a>) -> Result<Self> {
+        let device = registry.holder_of(&charge.pool.region()).ok_or(ENODEV)?;
+        Ok(Payer { charge, device })
     }
 
     /// The charged region, its device held by `self`.
     fn region(&self) -> Option<HeldRegion<'_>> {
-        let region = self.pool.region();
+        let region = self.charge.pool.region();
         self.device.regions().find(|r| ptr::eq(&**r, &*region))
     }
 }
@@ -935,7 +928,7 @@ fn take(record: &ChargeRecord<'_>, payer: Payer<'_>) -> Result<Taken> {
     let css = DevCss::of_current_task().ok_or(ENODEV)?;
     // Its device is held, so the pool is in its cgroup's table: the css is
     // alive (see `Pool::css`).
-    if ptr::eq(payer.pool.css(), &*css) {
+    if ptr::eq(payer.charge.pool.css(), &*css) {
         return Ok(Taken::Already(size));
     }
     // A missing pool is made here, where allocations may sleep, rather
@@ -943,7 +936,7 @@ fn take(record: &ChargeRecord<'_>, payer: Payer<'_>) -> Result<Taken> {
     // not a failed atomic allocation. If it fails, the charge tries again.
     let _ = pool::get_or_create(&css, region, GFP_KERNEL);
     let mut new = ptr::null_mut();
-    match charge_as_current(css, region, size, payer.consumer, &mut new, None) {
+    match charge_as_current(css, region, size, payer.charge.consumer, &mut new, None) {
         0 => {}
         e if e == EAGAIN.to_errno() => return Err(ENOMEM),
         e => return Err(Error::from_errno(e)),
@@ -951,8 +944,8 @@ fn take(record: &ChargeRecord<'_>, payer: Payer<'_>) -> Result<Taken> {
     // Only takes, serialised by the lock, replace a live record's charge,
     // and nothing releases it while the caller holds the dma-buf; should an
     // exporter break that, the record is left as it is found.
-    if record.replace(payer.handle, new) {
-        Ok(Taken::Moved(payer.handle, size))
+    if record.replace(payer.charge.handle, new) {
+        Ok(Taken::Moved(payer.charge.handle, size))
     } else {
         Ok(Taken::Raced(new, size))
     }
@@ -1001,7 +994,7 @@ const PATH_MAX: usize = 4096;
 fn show_payer(payer: &Payer<'_>, size: u64, path: &mut [u8], mut out: &SeqFile) -> Result {
     let region = payer.region().ok_or(ENODEV)?;
     // The device is held: the css is alive (see `Pool::css`).
-    let path = payer.pool.css().css().path(path)?;
+    let path = payer.charge.pool.css().css().path(path)?;
     writeln!(
         out,
         "dev_cgroup:\t{path} {} region.{}={size}",

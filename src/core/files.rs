@@ -157,39 +157,37 @@ fn write_setting(css: &DevCss, which: Setting, input: &str) -> Result {
     // Writes to one cgroup's files apply one after the other, so that two
     // writes naming the same regions never mix; other cgroups' do not wait.
     let _writes = css.state().writes.lock();
-    {
-        // 2. Resolve every name (-ENODEV for a device, -EINVAL for a region
-        //    or a region named twice).
-        let mut plan: KVec<(HeldRegion<'_>, u64)> = KVec::new();
-        for line in lines {
-            let device = known
-                .iter()
-                .find(|d| d.name() == line.device)
-                .ok_or(ENODEV)?;
-            for (name, value) in line.assignments() {
-                let region = device.region(name).ok_or(EINVAL)?;
-                if plan.iter().any(|(r, _)| ptr::eq(&**r, &*region)) {
-                    return Err(EINVAL);
-                }
-                plan.push((region, value), GFP_KERNEL)?;
+    // 2. Resolve every name (-ENODEV for a device, -EINVAL for a region
+    //    or a region named twice).
+    let mut plan: KVec<(HeldRegion<'_>, u64)> = KVec::new();
+    for line in lines {
+        let device = known
+            .iter()
+            .find(|d| d.name() == line.device)
+            .ok_or(ENODEV)?;
+        for (name, value) in line.assignments() {
+            let region = device.region(name).ok_or(EINVAL)?;
+            if plan.iter().any(|(r, _)| ptr::eq(&**r, &*region)) {
+                return Err(EINVAL);
             }
+            plan.push((region, value), GFP_KERNEL)?;
         }
-        // 3. Allocate every missing pool (-ENOMEM), then publish them: a
-        //    write that fails leaves no pool behind.
-        let mut new = KVec::new();
-        for (region, _) in plan.iter() {
-            pool::prepare(css, *region, GFP_KERNEL, &mut new)?;
-        }
-        let mut pools: KVec<(&pool::Pool, u64)> = KVec::with_capacity(plan.len(), GFP_KERNEL)?;
-        pool::publish(new)?;
-        for (region, value) in plan.iter() {
-            let pool = css.state().pool(*region).ok_or(EINVAL)?;
-            pools.push((pool, *value), GFP_KERNEL)?;
-        }
-        // 4. Apply. Nothing above changed a setting.
-        for (pool, value) in pools.iter() {
-            pool.counter().set(which, *value);
-        }
-        Ok(())
     }
+    // 3. Allocate every missing pool (-ENOMEM), then publish them: a
+    //    write that fails leaves no pool behind.
+    let mut new = KVec::new();
+    for (region, _) in plan.iter() {
+        pool::prepare(css, *region, GFP_KERNEL, &mut new)?;
+    }
+    let mut pools: KVec<(&pool::Pool, u64)> = KVec::with_capacity(plan.len(), GFP_KERNEL)?;
+    pool::publish(new)?;
+    for (region, value) in plan.iter() {
+        let pool = css.state().pool(*region).ok_or(EINVAL)?;
+        pools.push((pool, *value), GFP_KERNEL)?;
+    }
+    // 4. Apply. Nothing above changed a setting.
+    for (pool, value) in pools.iter() {
+        pool.counter().set(which, *value);
+    }
+    Ok(())
 }

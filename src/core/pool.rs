@@ -259,12 +259,14 @@ impl CgroupState {
     /// Takes this cgroup's pool for `region` out of the table, if any: the
     /// caller frees it by the close protocol.
     fn detach(&self, region: &Region) -> Option<NonNull<Pool>> {
-        let mut writer = self.pools.lock();
-        let pool = writer
-            .get(region.slot())
-            .filter(|p| ptr::eq(&*p.region, region))?;
-        pool.unrecord();
-        writer.take(region.slot(), |p| ptr::eq(&*p.region, region))
+        self.pools.lock().take(region.slot(), |p| {
+            let ours = ptr::eq(&*p.region, region);
+            if ours {
+                // Still under the table's lock, as `publish` records it.
+                p.unrecord();
+            }
+            ours
+        })
     }
 
     fn len(&self) -> usize {

@@ -70,15 +70,11 @@ fn one_mode(label: &str, control: &str, count: usize, pools: bool) -> Result<(),
     let mkdir = start.elapsed().as_nanos() / count as u128;
     settle();
     let (slab1, percpu1) = kernel_memory()?;
+    // What `count` of something grew kernel memory by, each.
+    let each = |before: u64, after: u64| after.saturating_sub(before) / count as u64;
     println!("{label}_mkdir_ns {mkdir}");
-    println!(
-        "{label}_slab_bytes_per_cgroup {}",
-        slab1.saturating_sub(slab0) / count as u64
-    );
-    println!(
-        "{label}_percpu_bytes_per_cgroup {}",
-        percpu1.saturating_sub(percpu0) / count as u64
-    );
+    println!("{label}_slab_bytes_per_cgroup {}", each(slab0, slab1));
+    println!("{label}_percpu_bytes_per_cgroup {}", each(percpu0, percpu1));
     if pools {
         // One pool per cgroup (and its table), made by a write.
         let start = Instant::now();
@@ -89,10 +85,7 @@ fn one_mode(label: &str, control: &str, count: usize, pools: bool) -> Result<(),
         settle();
         let (slab2, _) = kernel_memory()?;
         println!("{label}_first_dev_max_write_ns {write}");
-        println!(
-            "{label}_slab_bytes_per_pool {}",
-            slab2.saturating_sub(slab1) / count as u64
-        );
+        println!("{label}_slab_bytes_per_pool {}", each(slab1, slab2));
         let leaf = &children[count / 2];
         for file in ["dev.current", "dev.stat"] {
             let at_parent = per_call(20, || cg::read(parent.join(file)).map(drop))?;
