@@ -546,7 +546,7 @@ fn charge(
             // SAFETY: the parts of an unfinished charge, used once.
             unsafe { charge_refused(pool, level, size, stop, consumer, region, ret_limit_pool) }
         }
-        Fast::NoPool => charge_slow(css, region, size, consumer, ret_pool, ret_limit_pool),
+        Fast::Slow => charge_slow(css, region, size, consumer, ret_pool, ret_limit_pool),
         Fast::Failed(e) => e.to_errno(),
     }
 }
@@ -573,7 +573,8 @@ unsafe fn charge_refused<'a>(
     charge_failed(pool::refused(unfinished), consumer, region, ret_limit_pool)
 }
 
-/// [`charge`] when the cgroup has no pool for the region yet.
+/// [`charge`] when the cgroup has no pool for the region yet, or for a
+/// charge too large for the fast path.
 #[cold]
 #[inline(never)]
 fn charge_slow(

@@ -43,7 +43,7 @@ use kernel::sync::slot_table::{SlotTable, Spare};
 use kernel::sync::{Arc, ArcBorrow, Mutex};
 
 use crate::logic::counter::{
-    self, Counter, Node, ParentLink, Refusal, Released, CLOSED_DETACHED, CLOSED_OFFLINE,
+    self, Counter, LineLink, Node, ParentLink, Refusal, Released, CLOSED_DETACHED, CLOSED_OFFLINE,
     NR_CONSUMERS,
 };
 use crate::logic::protection::{self, Level, Verdict};
@@ -61,11 +61,17 @@ pub(crate) use kernel::cgroup::dev::PoolHandle;
 ///
 /// - `parent` is the parent cgroup's pool for the same region (`None` at the
 ///   root), alive for as long as this pool is (see the module docs).
+/// - Once published, `line` is the pool's line made by
+///   `counter::fill_line` from `parent`, and neither changes again.
 /// - `css` is the cgroup this pool belongs to, which outlives it (see the
 ///   module docs).
 pub(crate) struct Pool {
     counter: Counter,
     parent: ParentLink<Pool>,
+    /// The pools a charge raises, from the root's down to this one (see
+    /// `Node::line`); room for them is made with the pool, so that
+    /// publishing it allocates nothing.
+    line: KVec<LineLink<Pool>>,
     region: Arc<Region>,
     css: DevCssLink<CgroupState>,
     /// The css's id, under which the region records this pool while it is
@@ -85,7 +91,9 @@ impl Drop for Pool {
 
 kernel::impl_has_pool_handles!(Pool, handles, NR_CONSUMERS);
 
-impl Node for Pool {
+// SAFETY: `publish` sets `parent` and makes `line` from it with `fill_line`,
+// once, before the pool can be found (type invariants).
+unsafe impl Node for Pool {
     /// A release drops the css references its close flags left.
     type ReleaseInfo = NonNull<DevCss>;
     fn counter(&self) -> &Counter {
@@ -97,6 +105,10 @@ impl Node for Pool {
     #[inline(always)]
     fn parent(&self) -> Option<&Self> {
         self.parent.get()
+    }
+    #[inline(always)]
+    fn line(&self) -> &[LineLink<Self>] {
+        &self.line
     }
 }
 
@@ -406,6 +418,8 @@ pub(crate) fn prepare<'a>(
             Pool {
                 counter: Counter::new(),
                 parent: ParentLink::root(),
+                // The cgroup's ancestors and the pool itself.
+                line: KVec::with_capacity(line_len(&c)?, flags)?,
                 region: region.arc(),
                 // SAFETY: the pool does not outlive the css (module docs).
                 css: unsafe { DevCssLink::new(&c) },
@@ -436,6 +450,14 @@ pub(crate) fn prepare<'a>(
     Ok(())
 }
 
+/// Levels of the line of a pool of `css`: its ancestors and itself.
+fn line_len(css: &DevCss) -> Result<usize> {
+    usize::try_from(css.css().level())
+        .ok()
+        .and_then(|level| level.checked_add(1))
+        .ok_or(EINVAL)
+}
+
 /// Publishes pools made by [`prepare`], in their order (parents first).
 /// Allocates nothing; fails only if a region or a cgroup is going away.
 pub(crate) fn publish(new: KVec<NewPool<'_>>) -> Result {
@@ -447,11 +469,29 @@ pub(crate) fn publish(new: KVec<NewPool<'_>>) -> Result {
     } in new
     {
         // The parent's pool exists: it was there, or published just before.
-        pool.parent = match css.parent() {
-            // SAFETY: a pool outlives its children (see the module docs).
-            Some(parent) => unsafe { ParentLink::new(parent.state().pool(region).ok_or(EINVAL)?) },
-            None => ParentLink::root(),
+        let parent = match css.parent() {
+            Some(parent) => Some(parent.state().pool(region).ok_or(EINVAL)?),
+            None => None,
         };
+        if let Some(parent) = parent {
+            // SAFETY: a pool outlives its children (see the module docs).
+            pool.parent = unsafe { ParentLink::new(parent) };
+        }
+        let mut line = KVec::new();
+        core::mem::swap(&mut line, &mut pool.line);
+        let mut fits = true;
+        // SAFETY: the links go into the pool's own line, made once from its
+        // parent (type invariants). In the room `prepare` made: its cgroup's
+        // level is its pool's depth.
+        unsafe {
+            counter::fill_line(parent, &pool, |link| {
+                fits &= line.push(link, GFP_NOWAIT).is_ok();
+            })
+        };
+        pool.line = line;
+        if !fits {
+            return Err(ENOMEM);
+        }
         let mut writer = css.state().pools.lock();
         // Before growing: a table grown for a gone region or cgroup is waste.
         if region.is_dead() {
@@ -494,8 +534,9 @@ pub(crate) enum Fast<'a> {
     Charged(counter::Raised<'a, Pool>),
     /// A level refused: pass it to [`refused`].
     Refused(counter::Unfinished<'a, Pool>),
-    /// The cgroup has no pool for the region yet: use [`try_charge`].
-    NoPool,
+    /// The cgroup has no pool for the region yet, or the charge is larger
+    /// than a level adds before looking: use [`try_charge`].
+    Slow,
     Failed(Error),
 }
 
@@ -520,6 +561,12 @@ pub(crate) fn try_charge_fast<'a>(
     size: u64,
     consumer: usize,
 ) -> Fast<'a> {
+    // One comparison sends both a zero size (which `try_charge` refuses) and
+    // one larger than a level adds before looking to the slow path, so that
+    // `counter::raise` needs no test of its own.
+    if size.wrapping_sub(1) >= counter::SPECULATIVE_MAX {
+        return Fast::Slow;
+    }
     if let Err(e) = check_charge(region, size, consumer) {
         return Fast::Failed(e);
     }
@@ -528,7 +575,7 @@ pub(crate) fn try_charge_fast<'a>(
             Ok(raised) => Fast::Charged(raised),
             Err(unfinished) => Fast::Refused(unfinished),
         },
-        None => Fast::NoPool,
+        None => Fast::Slow,
     }
 }
 

@@ -50,7 +50,6 @@
 //! exist.
 
 use super::sync::{AtomicU64, AtomicU8};
-use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 use core::sync::atomic::Ordering::{AcqRel, Relaxed};
 
@@ -73,7 +72,7 @@ pub const MAX_USAGE: u64 = (1 << 52) - 1;
 /// Largest charge that is added before looking (see `try_raise`). Even one
 /// such charge in flight from every task at once cannot carry usage past
 /// [`BYTES`] into the flags.
-const SPECULATIVE_MAX: u64 = 1 << 32;
+pub const SPECULATIVE_MAX: u64 = 1 << 32;
 /// `owner` before the first charge.
 const NO_OWNER: u8 = u8::MAX;
 
@@ -120,7 +119,15 @@ pub struct Counter {
 }
 
 /// A node of the counter tree.
-pub trait Node {
+///
+/// # Safety
+///
+/// [`Node::line`] must be the node's line, fixed for the node's life: the
+/// nodes that [`Node::parent`] reaches from it, from the root down, then the
+/// node itself. A charge raises the levels of the line and its uncharge
+/// lowers those `parent` reaches; if they differed, an uncharge could take
+/// (and release) what others hold. [`fill_line`] makes such a line.
+pub unsafe trait Node: Sized {
     /// What releasing this node needs to know about it (see
     /// [`Node::release_info`]).
     type ReleaseInfo: Copy;
@@ -128,6 +135,11 @@ pub trait Node {
     fn counter(&self) -> &Counter;
     /// The parent node, `None` at the root.
     fn parent(&self) -> Option<&Self>;
+    /// The node's line: its ancestors from the root down, then itself (see
+    /// the trait's safety section). A charge walks it: one load per level,
+    /// where collecting the path through `parent` first would cost a loop
+    /// and a stack array.
+    fn line(&self) -> &[LineLink<Self>];
     /// What a release of this node needs, read before each claim: once a
     /// close flag is claimed, the holder of another flag may free the node
     /// at any moment (the holder of `CLOSED_DETACHED` frees it), so a
@@ -178,6 +190,47 @@ impl<N> ParentLink<N> {
         // borrowed for as long as the result (type invariant).
         self.0.map(|parent| unsafe { parent.as_ref() })
     }
+}
+
+/// A link from a node's line (see [`Node::line`]) to one of its levels:
+/// the node itself or an ancestor.
+///
+/// # Invariants
+///
+/// Points to a node that outlives the node whose line holds the link: the
+/// node itself, or an ancestor (which outlives it, as for [`ParentLink`]).
+pub struct LineLink<N>(NonNull<N>);
+
+// SAFETY: a link is a shared reference in all but name (see `get`), so it
+// may move and be shared between threads when `&N` may.
+unsafe impl<N: Sync> Send for LineLink<N> {}
+// SAFETY: as above.
+unsafe impl<N: Sync> Sync for LineLink<N> {}
+
+impl<N> LineLink<N> {
+    /// The level linked to.
+    #[inline(always)]
+    pub fn get(&self) -> &N {
+        // SAFETY: the level outlives the node whose line holds `self`, which
+        // is borrowed for as long as the result (type invariant).
+        unsafe { self.0.as_ref() }
+    }
+}
+
+/// Makes the line of `node`, whose parent is `parent` (`None` at the root):
+/// `parent`'s line, then `node`, each passed to `push` in that order.
+///
+/// # Safety
+///
+/// The links must go into `node`'s own line, and `parent` must be the node
+/// that `node`'s [`Node::parent`] returns for its whole life.
+pub unsafe fn fill_line<N: Node>(parent: Option<&N>, node: &N, mut push: impl FnMut(LineLink<N>)) {
+    // INVARIANT: the parent's line holds the parent and its ancestors, all of
+    // which outlive `node`, and `node` is its own last level (caller).
+    for level in parent.map_or(&[][..], |p| p.line()) {
+        push(LineLink(level.0));
+    }
+    push(LineLink(NonNull::from(node)));
 }
 
 /// Which value of a counter an interface file reads or writes.
@@ -332,6 +385,18 @@ impl Counter {
     /// The counter of `consumer`'s own bytes, or `None` for the owner.
     #[inline(always)]
     fn local_of(&self, consumer: u8) -> Option<&AtomicU64> {
+        // The owner's own charges first: the common case, in one comparison.
+        if self.hot.owner.load(Relaxed) == consumer {
+            return None;
+        }
+        self.local_of_other(consumer)
+    }
+
+    /// [`Counter::local_of`] for a consumer that is not the owner, or the
+    /// first charge of the counter (which makes its consumer the owner).
+    #[cold]
+    #[inline(never)]
+    fn local_of_other(&self, consumer: u8) -> Option<&AtomicU64> {
         let owner = match self.hot.owner.load(Relaxed) {
             NO_OWNER => match self
                 .hot
@@ -436,22 +501,9 @@ impl Counter {
     }
 
     /// Raises usage by `amount` if the result stays within `max` and the
-    /// counter is open; returns the new usage. On failure, says how it
-    /// stopped (see [`Stop`]).
-    #[inline(always)]
+    /// counter is open, by a compare-and-swap; returns the new usage. On
+    /// failure, says how it stopped (see [`Stop`]).
     fn try_raise(&self, amount: u64) -> Result<u64, Stop> {
-        if self.max.load(Relaxed) == MAX_USAGE && amount <= SPECULATIVE_MAX {
-            // No max to overshoot: add first and look, as page_counter does,
-            // which contending CPUs never have to retry.
-            let old = self.hot.usage.fetch_add(amount, Relaxed);
-            let new = old.wrapping_add(amount);
-            return if old | new <= MAX_USAGE {
-                Ok(new)
-            } else {
-                // Closed, or past what a counter holds: no max refused it.
-                Err(Stop(Stop::RAISED | Stop::TOO_LARGE))
-            };
-        }
         let mut old = self.hot.usage.load(Relaxed);
         loop {
             // A closed counter's word exceeds any `max` (see `max`).
@@ -468,6 +520,25 @@ impl Counter {
                 Ok(_) => return Ok(new),
                 Err(seen) => old = seen,
             }
+        }
+    }
+
+    /// [`Counter::try_raise`] for an `amount` of at most [`SPECULATIVE_MAX`],
+    /// which a level without a `max` adds before it looks.
+    #[inline(always)]
+    fn try_raise_speculative(&self, amount: u64) -> Result<u64, Stop> {
+        if self.max.load(Relaxed) != MAX_USAGE {
+            return self.try_raise(amount);
+        }
+        // No max to overshoot: add first and look, as page_counter does,
+        // which contending CPUs never have to retry.
+        let old = self.hot.usage.fetch_add(amount, Relaxed);
+        let new = old.wrapping_add(amount);
+        if old | new <= MAX_USAGE {
+            Ok(new)
+        } else {
+            // Closed, or past what a counter holds: no max refused it.
+            Err(Stop(Stop::RAISED | Stop::TOO_LARGE))
         }
     }
 
@@ -697,49 +768,21 @@ pub struct Unfinished<'a, N> {
     stop: Stop,
 }
 
-/// Levels of a charge's path kept on the stack; the levels above them, in
-/// cgroups nested deeper than this (rare), are found again from the last
-/// one kept.
-const PATH_ON_STACK: usize = 16;
-
 /// First step of a charge: raises every level from the root down to `node`
-/// (see the module docs for why in that order), or stops at the first one
-/// that refuses.
+/// (see the module docs for why in that order), along the node's line, or
+/// stops at the first one that refuses.
 //
 // Everything rare is `#[cold]` and out of line, so that the common case
-// stays short. (Keeping the path costs registers: the charge entry points
-// now save some on the stack, which is part of the cost of the root-down
-// order; see the driver documentation's "Cost of a charge".)
+// stays short: a charge too large to add before looking goes to
+// `raise_large` at once, so that the loop does not test it at every level.
 #[inline(always)]
 pub fn raise<N: Node>(node: &N, amount: u64) -> Result<Raised<'_, N>, Unfinished<'_, N>> {
-    // Left uninitialised but for the levels written: filling all of it
-    // would cost as much as raising a level.
-    let mut path = [const { MaybeUninit::<&N>::uninit() }; PATH_ON_STACK];
-    let mut depth = 0;
-    let mut deepest_kept = node;
-    let mut level = Some(node);
-    while let Some(at) = level {
-        if let Some(slot) = path.get_mut(depth) {
-            slot.write(at);
-            deepest_kept = at;
-        }
-        // Saturating: no overflow check (and its panic) in the fast path.
-        depth = depth.saturating_add(1);
-        level = at.parent();
+    if amount > SPECULATIVE_MAX {
+        return raise_large(node, amount);
     }
     let mut stale_peak = false;
-    // Levels above those kept, from the root down: each found again.
-    for above_kept in (1..=depth.saturating_sub(PATH_ON_STACK)).rev() {
-        let mut level = deepest_kept;
-        for _ in 0..above_kept {
-            level = level.parent().unwrap_or(level);
-        }
-        stale_peak |= raise_level(node, level, amount)?;
-    }
-    for slot in path[..depth.min(PATH_ON_STACK)].iter().rev() {
-        // SAFETY: the first `depth` slots (at most all) were written above.
-        let level = unsafe { slot.assume_init() };
-        stale_peak |= raise_level(node, level, amount)?;
+    for link in node.line() {
+        stale_peak |= raise_level(node, link.get(), amount, true)?;
     }
     Ok(Raised {
         node,
@@ -748,17 +791,42 @@ pub fn raise<N: Node>(node: &N, amount: u64) -> Result<Raised<'_, N>, Unfinished
     })
 }
 
-/// Raises one level of a charge to `node`; says whether its peak is stale.
+/// [`raise`] for a charge above [`SPECULATIVE_MAX`], which no level adds
+/// before looking.
+#[cold]
+#[inline(never)]
+fn raise_large<N: Node>(node: &N, amount: u64) -> Result<Raised<'_, N>, Unfinished<'_, N>> {
+    let mut stale_peak = false;
+    for link in node.line() {
+        stale_peak |= raise_level(node, link.get(), amount, false)?;
+    }
+    Ok(Raised {
+        node,
+        amount,
+        stale_peak,
+    })
+}
+
+/// Raises one level of a charge to `node`, adding before looking where that
+/// is allowed if `speculative` (`amount` is then at most
+/// [`SPECULATIVE_MAX`]); says whether the level's peak is stale.
 #[inline(always)]
 fn raise_level<'a, N: Node>(
     node: &'a N,
     level: &'a N,
     amount: u64,
+    speculative: bool,
 ) -> Result<bool, Unfinished<'a, N>> {
-    match level.counter().try_raise(amount) {
+    let counter = level.counter();
+    let raised = if speculative {
+        counter.try_raise_speculative(amount)
+    } else {
+        counter.try_raise(amount)
+    };
+    match raised {
         // `peak_since_reset` never exceeds `peak`: one comparison finds both
         // stale.
-        Ok(new) => Ok(new > level.counter().peak_since_reset.load(Relaxed)),
+        Ok(new) => Ok(new > counter.peak_since_reset.load(Relaxed)),
         Err(stop) => Err(Unfinished {
             node,
             level,
@@ -1062,9 +1130,11 @@ mod tests {
     struct TNode {
         counter: Counter,
         parent: Option<&'static TNode>,
+        line: Vec<LineLink<TNode>>,
     }
 
-    impl Node for TNode {
+    // SAFETY: `line` is made by `fill_line` from `parent`, both set once.
+    unsafe impl Node for TNode {
         /// Test trees are leaked: a release may look at its node.
         type ReleaseInfo = &'static TNode;
         fn counter(&self) -> &Counter {
@@ -1072,6 +1142,9 @@ mod tests {
         }
         fn parent(&self) -> Option<&Self> {
             self.parent
+        }
+        fn line(&self) -> &[LineLink<Self>] {
+            &self.line
         }
         fn release_info(&self) -> &'static TNode {
             // SAFETY: test nodes are leaked, never freed.
@@ -1091,10 +1164,16 @@ mod tests {
             let mut nodes: Vec<&'static TNode> = Vec::new();
             for p in &parents {
                 let parent = p.map(|i| nodes[i]);
-                nodes.push(std::boxed::Box::leak(std::boxed::Box::new(TNode {
+                let mut node = std::boxed::Box::new(TNode {
                     counter: Counter::new(),
                     parent,
-                })));
+                    line: Vec::new(),
+                });
+                let mut line = Vec::new();
+                // SAFETY: into the node's own line; its parent never changes.
+                unsafe { fill_line(parent, &*node, |link| line.push(link)) };
+                node.line = line;
+                nodes.push(std::boxed::Box::leak(node));
             }
             let counters = nodes.iter().map(|n| &n.counter).collect();
             Tree {

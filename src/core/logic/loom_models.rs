@@ -24,7 +24,8 @@
 //! `LOOM_MAX_PREEMPTIONS`.
 
 use super::counter::{
-    self, Counter, Node, ParentLink, Refusal, Released, Setting, CLOSED_DETACHED, CLOSED_OFFLINE,
+    self, fill_line, Counter, LineLink, Node, ParentLink, Refusal, Released, Setting,
+    CLOSED_DETACHED, CLOSED_OFFLINE,
 };
 use core::ptr::NonNull;
 use loom::thread;
@@ -37,6 +38,7 @@ use std::vec::Vec;
 struct LNode {
     counter: Counter,
     parent: ParentLink<LNode>,
+    line: Vec<LineLink<LNode>>,
     /// Close flags released so far (model bookkeeping, not under test).
     released: ModelU64,
     /// Close flags set so far.
@@ -50,13 +52,18 @@ struct LNode {
     probe_release_info: bool,
 }
 
-impl Node for LNode {
+// SAFETY: `line` is made by `fill_line` from `parent`, both set once, before
+// the tree is shared.
+unsafe impl Node for LNode {
     type ReleaseInfo = NonNull<LNode>;
     fn counter(&self) -> &Counter {
         &self.counter
     }
     fn parent(&self) -> Option<&Self> {
         self.parent.get()
+    }
+    fn line(&self) -> &[LineLink<Self>] {
+        &self.line
     }
     /// Reads the node as the kernel's pools do (their css link): through a
     /// counter atomic here, so that reading a node another flag's holder has
@@ -97,6 +104,7 @@ impl Tree {
             .map(|_| LNode {
                 counter: Counter::new(),
                 parent: ParentLink::root(),
+                line: Vec::new(),
                 released: ModelU64::new(0),
                 closed: ModelU64::new(0),
                 committed: ModelU64::new(0),
@@ -111,6 +119,11 @@ impl Tree {
                 // and is freed as a whole, after every node's last use.
                 nodes[i].parent = unsafe { ParentLink::new(&*base.add(p)) };
             }
+            let mut line = Vec::new();
+            // SAFETY: into node `i`'s own line, from the parent just set,
+            // whose line is complete (`p < i`); neither changes afterwards.
+            unsafe { fill_line(nodes[i].parent(), &nodes[i], |link| line.push(link)) };
+            nodes[i].line = line;
         }
         Arc::new(Tree { nodes })
     }
