@@ -44,7 +44,7 @@ use kernel::sync::{Arc, ArcBorrow, Mutex};
 
 use crate::logic::counter::{
     self, Counter, LineLink, Node, ParentLink, Refusal, Released, CLOSED_DETACHED, CLOSED_OFFLINE,
-    NR_CONSUMERS,
+    LINE_MAX, NR_CONSUMERS,
 };
 use crate::logic::protection::{self, Level, Verdict};
 use crate::peak::PeakWatchers;
@@ -61,16 +61,16 @@ pub(crate) use kernel::cgroup::dev::PoolHandle;
 ///
 /// - `parent` is the parent cgroup's pool for the same region (`None` at the
 ///   root), alive for as long as this pool is (see the module docs).
-/// - Once published, `line` is the pool's line made by
+/// - Once published, `line` is empty or the pool's line made by
 ///   `counter::fill_line` from `parent`, and neither changes again.
 /// - `css` is the cgroup this pool belongs to, which outlives it (see the
 ///   module docs).
 pub(crate) struct Pool {
     counter: Counter,
     parent: ParentLink<Pool>,
-    /// The pools a charge raises, from the root's down to this one (see
-    /// `Node::line`); room for them is made with the pool, so that
-    /// publishing it allocates nothing.
+    /// The ancestors' pools, which a charge raises from the root's down
+    /// before this one (see `Node::line`); room for them is made with the
+    /// pool, so that publishing it allocates nothing.
     line: KVec<LineLink<Pool>>,
     region: Arc<Region>,
     css: DevCssLink<CgroupState>,
@@ -91,8 +91,9 @@ impl Drop for Pool {
 
 kernel::impl_has_pool_handles!(Pool, handles, NR_CONSUMERS);
 
-// SAFETY: `publish` sets `parent` and makes `line` from it with `fill_line`,
-// once, before the pool can be found (type invariants).
+// SAFETY: `publish` sets `parent` and makes `line` from it with `fill_line`
+// (or leaves it empty), once, before the pool can be found (type
+// invariants).
 unsafe impl Node for Pool {
     /// A release drops the css references its close flags left.
     type ReleaseInfo = NonNull<DevCss>;
@@ -418,8 +419,15 @@ pub(crate) fn prepare<'a>(
             Pool {
                 counter: Counter::new(),
                 parent: ParentLink::root(),
-                // The cgroup's ancestors and the pool itself.
-                line: KVec::with_capacity(line_len(&c)?, flags)?,
+                // Room for a link to each ancestor's pool: none at the root,
+                // nor nested deeper than a line is kept.
+                line: KVec::with_capacity(
+                    usize::try_from(c.css().level())
+                        .ok()
+                        .filter(|level| *level <= LINE_MAX)
+                        .unwrap_or(0),
+                    flags,
+                )?,
                 region: region.arc(),
                 // SAFETY: the pool does not outlive the css (module docs).
                 css: unsafe { DevCssLink::new(&c) },
@@ -450,12 +458,27 @@ pub(crate) fn prepare<'a>(
     Ok(())
 }
 
-/// Levels of the line of a pool of `css`: its ancestors and itself.
-fn line_len(css: &DevCss) -> Result<usize> {
-    usize::try_from(css.css().level())
-        .ok()
-        .and_then(|level| level.checked_add(1))
-        .ok_or(EINVAL)
+/// Makes `line`, empty, the line of a child of `parent` if it has room for
+/// it all (as `prepare` makes it for a cgroup no deeper than `LINE_MAX`);
+/// otherwise leaves it empty, which is a line too (see `Node::line`).
+fn fill_line(line: &mut KVec<LineLink<Pool>>, parent: &Pool) {
+    let mut fits = true;
+    // SAFETY: the links go into the line of `parent`'s child, once (the
+    // pool's type invariants), and stay there: a line only ever loses them
+    // all at once, dropped just below.
+    let complete = unsafe {
+        counter::fill_line(parent, |link| {
+            // Only into the room made: publishing allocates nothing.
+            if line.len() < line.capacity() {
+                fits &= line.push(link, GFP_NOWAIT).is_ok();
+            } else {
+                fits = false;
+            }
+        })
+    };
+    if !(complete && fits) {
+        *line = KVec::new();
+    }
 }
 
 /// Publishes pools made by [`prepare`], in their order (parents first).
@@ -476,21 +499,9 @@ pub(crate) fn publish(new: KVec<NewPool<'_>>) -> Result {
         if let Some(parent) = parent {
             // SAFETY: a pool outlives its children (see the module docs).
             pool.parent = unsafe { ParentLink::new(parent) };
-        }
-        let mut line = KVec::new();
-        core::mem::swap(&mut line, &mut pool.line);
-        let mut fits = true;
-        // SAFETY: the links go into the pool's own line, made once from its
-        // parent (type invariants). In the room `prepare` made: its cgroup's
-        // level is its pool's depth.
-        unsafe {
-            counter::fill_line(parent, &pool, |link| {
-                fits &= line.push(link, GFP_NOWAIT).is_ok();
-            })
-        };
-        pool.line = line;
-        if !fits {
-            return Err(ENOMEM);
+            if pool.line.capacity() != 0 {
+                fill_line(&mut pool.line, parent);
+            }
         }
         let mut writer = css.state().pools.lock();
         // Before growing: a table grown for a gone region or cgroup is waste.
@@ -563,7 +574,7 @@ pub(crate) fn try_charge_fast<'a>(
 ) -> Fast<'a> {
     // One comparison sends both a zero size (which `try_charge` refuses) and
     // one larger than a level adds before looking to the slow path, so that
-    // `counter::raise` needs no test of its own.
+    // the size test inlined from `counter::raise` folds away.
     if size.wrapping_sub(1) >= counter::SPECULATIVE_MAX {
         return Fast::Slow;
     }
@@ -765,5 +776,6 @@ fn level_of(pool: &Pool, region: HeldRegion<'_>) -> Level {
 }
 
 /// Bytes of controller state one (cgroup, region) pool costs: the pool and
-/// its slot in the cgroup's table.
+/// its slot in the cgroup's table. (Its line adds 8 bytes per ancestor, up
+/// to `LINE_MAX`, in an allocation of its own.)
 pub(crate) const POOL_BYTES: usize = size_of::<Pool>() + size_of::<AtomicPtr<Pool>>();

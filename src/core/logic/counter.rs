@@ -69,7 +69,8 @@ const BYTES: u64 = (1 << 60) - 1;
 /// Most bytes one counter holds (4 PiB), and what `max` means. Far below
 /// [`BYTES`], which leaves room for charges added before they look.
 pub const MAX_USAGE: u64 = (1 << 52) - 1;
-/// Largest charge that is added before looking (see `try_raise`). Even one
+/// Largest charge that is added before looking (see
+/// `try_raise_speculative`). Even one
 /// such charge in flight from every task at once cannot carry usage past
 /// [`BYTES`] into the flags.
 pub const SPECULATIVE_MAX: u64 = 1 << 32;
@@ -78,7 +79,7 @@ const NO_OWNER: u8 = u8::MAX;
 
 /// What every charge writes, on a cache line of its own: CPUs charging the
 /// same hierarchy then only contend for it, while what a charge only reads
-/// (`max`, `peak`, the parent pointer) stays shared in their caches, as
+/// (`max`, `peak`, the line and parent links) stays shared in their caches, as
 /// `page_counter` lays out `usage`.
 #[derive(Debug)]
 #[repr(align(64))]
@@ -122,11 +123,12 @@ pub struct Counter {
 ///
 /// # Safety
 ///
-/// [`Node::line`] must be the node's line, fixed for the node's life: the
-/// nodes that [`Node::parent`] reaches from it, from the root down, then the
-/// node itself. A charge raises the levels of the line and its uncharge
-/// lowers those `parent` reaches; if they differed, an uncharge could take
-/// (and release) what others hold. [`fill_line`] makes such a line.
+/// [`Node::line`] must be empty, or the node's line, fixed for the node's
+/// life: the nodes that [`Node::parent`] reaches from it, from the root
+/// down. A charge raises the levels of the line (then the node), and its
+/// uncharge lowers those `parent` reaches; if they differed, an uncharge
+/// could take (and release) what others hold. [`fill_line`] makes such a
+/// line.
 pub unsafe trait Node: Sized {
     /// What releasing this node needs to know about it (see
     /// [`Node::release_info`]).
@@ -135,10 +137,12 @@ pub unsafe trait Node: Sized {
     fn counter(&self) -> &Counter;
     /// The parent node, `None` at the root.
     fn parent(&self) -> Option<&Self>;
-    /// The node's line: its ancestors from the root down, then itself (see
-    /// the trait's safety section). A charge walks it: one load per level,
-    /// where collecting the path through `parent` first would cost a loop
-    /// and a stack array.
+    /// The node's line: its ancestors from the root down, the parent last,
+    /// empty at the root (see the trait's safety section). A charge walks
+    /// it: one load per level, where collecting the path through `parent`
+    /// first would cost a loop and a stack array. A node nested deeper than
+    /// [`LINE_MAX`] may keep none: its charges then find the levels through
+    /// `parent`, in time quadratic in its depth.
     fn line(&self) -> &[LineLink<Self>];
     /// What a release of this node needs, read before each claim: once a
     /// close flag is claimed, the holder of another flag may free the node
@@ -192,13 +196,12 @@ impl<N> ParentLink<N> {
     }
 }
 
-/// A link from a node's line (see [`Node::line`]) to one of its levels:
-/// the node itself or an ancestor.
+/// A link from a node's line (see [`Node::line`]) to one of its ancestors.
 ///
 /// # Invariants
 ///
-/// Points to a node that outlives the node whose line holds the link: the
-/// node itself, or an ancestor (which outlives it, as for [`ParentLink`]).
+/// Points to an ancestor of the node whose line holds the link, which
+/// outlives that node (as for [`ParentLink`]).
 pub struct LineLink<N>(NonNull<N>);
 
 // SAFETY: a link is a shared reference in all but name (see `get`), so it
@@ -208,29 +211,42 @@ unsafe impl<N: Sync> Send for LineLink<N> {}
 unsafe impl<N: Sync> Sync for LineLink<N> {}
 
 impl<N> LineLink<N> {
-    /// The level linked to.
+    /// The ancestor linked to.
     #[inline(always)]
     pub fn get(&self) -> &N {
-        // SAFETY: the level outlives the node whose line holds `self`, which
-        // is borrowed for as long as the result (type invariant).
+        // SAFETY: the ancestor outlives the node whose line holds `self`,
+        // which is borrowed for as long as the result (type invariant).
         unsafe { self.0.as_ref() }
     }
 }
 
-/// Makes the line of `node`, whose parent is `parent` (`None` at the root):
-/// `parent`'s line, then `node`, each passed to `push` in that order.
+/// Deepest line worth keeping: a node at a deeper level (`LINE_MAX + 1`
+/// ancestors or more) keeps none (see [`Node::line`]). Bounds a line's
+/// memory (128 bytes here) and the allocation that makes it.
+pub const LINE_MAX: usize = 16;
+
+/// Makes the line of a child of `parent`: `parent`'s line, then `parent`,
+/// each link passed to `push` in that order. Passes nothing and returns
+/// `false` if `parent` keeps no line while it has a parent (see
+/// [`Node::line`]): then neither may its child.
 ///
 /// # Safety
 ///
-/// The links must go into `node`'s own line, and `parent` must be the node
-/// that `node`'s [`Node::parent`] returns for its whole life.
-pub unsafe fn fill_line<N: Node>(parent: Option<&N>, node: &N, mut push: impl FnMut(LineLink<N>)) {
-    // INVARIANT: the parent's line holds the parent and its ancestors, all of
-    // which outlive `node`, and `node` is its own last level (caller).
-    for level in parent.map_or(&[][..], |p| p.line()) {
+/// The links must go, all and only them, into the line of a node whose
+/// [`Node::parent`] is `parent` for the node's whole life, and never move
+/// out of it.
+pub unsafe fn fill_line<N: Node>(parent: &N, mut push: impl FnMut(LineLink<N>)) -> bool {
+    let line = parent.line();
+    if line.is_empty() && parent.parent().is_some() {
+        return false;
+    }
+    // INVARIANT: `parent`'s line holds its ancestors, which outlive it, and
+    // it outlives its child, whose line these links go into (caller).
+    for level in line {
         push(LineLink(level.0));
     }
-    push(LineLink(NonNull::from(node)));
+    push(LineLink(NonNull::from(parent)));
+    true
 }
 
 /// Which value of a counter an interface file reads or writes.
@@ -769,21 +785,23 @@ pub struct Unfinished<'a, N> {
 }
 
 /// First step of a charge: raises every level from the root down to `node`
-/// (see the module docs for why in that order), along the node's line, or
-/// stops at the first one that refuses.
+/// (see the module docs for why in that order), along the node's line and
+/// then the node, or stops at the first one that refuses.
 //
 // Everything rare is `#[cold]` and out of line, so that the common case
 // stays short: a charge too large to add before looking goes to
 // `raise_large` at once, so that the loop does not test it at every level.
 #[inline(always)]
 pub fn raise<N: Node>(node: &N, amount: u64) -> Result<Raised<'_, N>, Unfinished<'_, N>> {
-    if amount > SPECULATIVE_MAX {
-        return raise_large(node, amount);
+    let line = node.line();
+    if amount > SPECULATIVE_MAX || line.is_empty() && node.parent().is_some() {
+        return raise_slow(node, amount);
     }
     let mut stale_peak = false;
-    for link in node.line() {
+    for link in line {
         stale_peak |= raise_level(node, link.get(), amount, true)?;
     }
+    stale_peak |= raise_level(node, node, amount, true)?;
     Ok(Raised {
         node,
         amount,
@@ -792,14 +810,28 @@ pub fn raise<N: Node>(node: &N, amount: u64) -> Result<Raised<'_, N>, Unfinished
 }
 
 /// [`raise`] for a charge above [`SPECULATIVE_MAX`], which no level adds
-/// before looking.
+/// before looking, or to a node that keeps no line (nested deeper than
+/// [`LINE_MAX`]): each of its levels is then found again from the node, from
+/// the root down, in time quadratic in its depth.
 #[cold]
 #[inline(never)]
-fn raise_large<N: Node>(node: &N, amount: u64) -> Result<Raised<'_, N>, Unfinished<'_, N>> {
+fn raise_slow<N: Node>(node: &N, amount: u64) -> Result<Raised<'_, N>, Unfinished<'_, N>> {
+    let speculative = amount <= SPECULATIVE_MAX;
     let mut stale_peak = false;
-    for link in node.line() {
-        stale_peak |= raise_level(node, link.get(), amount, false)?;
+    let line = node.line();
+    if line.is_empty() {
+        let above = ancestors(node).count().saturating_sub(1);
+        for up in (1..=above).rev() {
+            if let Some(level) = ancestors(node).nth(up) {
+                stale_peak |= raise_level(node, level, amount, speculative)?;
+            }
+        }
+    } else {
+        for link in line {
+            stale_peak |= raise_level(node, link.get(), amount, speculative)?;
+        }
     }
+    stale_peak |= raise_level(node, node, amount, speculative)?;
     Ok(Raised {
         node,
         amount,
@@ -1169,10 +1201,12 @@ mod tests {
                     parent,
                     line: Vec::new(),
                 });
-                let mut line = Vec::new();
-                // SAFETY: into the node's own line; its parent never changes.
-                unsafe { fill_line(parent, &*node, |link| line.push(link)) };
-                node.line = line;
+                // As the kernel's pools: a line only up to `LINE_MAX` levels.
+                if let Some(parent) = parent.filter(|p| ancestors(*p).count() <= LINE_MAX) {
+                    // SAFETY: into the node's own line; its parent never
+                    // changes.
+                    unsafe { fill_line(parent, |link| node.line.push(link)) };
+                }
                 nodes.push(std::boxed::Box::leak(node));
             }
             let counters = nodes.iter().map(|n| &n.counter).collect();
@@ -1274,6 +1308,37 @@ mod tests {
         assert!(un(t.at(2), 100, 0));
         assert_eq!(t.counters[0].usage(), 0);
         assert_eq!(t.counters[2].peak(), 100);
+    }
+
+    #[test]
+    fn a_node_deeper_than_any_line_is_charged_along_its_parents() {
+        let parents = (0..LINE_MAX + 4).map(|i| i.checked_sub(1)).collect();
+        let t = Tree::new(parents);
+        let deepest = t.nodes.len() - 1;
+        assert_eq!(t.at(LINE_MAX).line.len(), LINE_MAX);
+        assert!(t.at(LINE_MAX + 1).line.is_empty());
+        assert!(t.at(deepest).line.is_empty());
+        for node in [deepest, LINE_MAX] {
+            assert!(tc(t.at(node), 10, 0).is_ok());
+            for i in 0..=deepest {
+                let expected = if i <= node { 10 } else { 0 };
+                assert_eq!(t.counters[i].usage(), expected, "level {i}");
+            }
+            // Refused at level 5: the levels above are rolled back.
+            t.counters[5].set(Setting::Max, 15);
+            match tc(t.at(node), 10, 0) {
+                Err(Refusal::Limit(level)) => assert_eq!(index_of(&t, level.counter()), 5),
+                _ => panic!("not refused at level 5"),
+            }
+            assert_eq!(t.counters[0].usage(), 10);
+            assert_eq!(t.counters[node].usage(), 10);
+            // Too large to add before looking: the other slow path.
+            t.counters[5].set(Setting::Max, u64::MAX);
+            assert!(tc(t.at(node), SPECULATIVE_MAX + 1, 0).is_ok());
+            assert!(un(t.at(node), SPECULATIVE_MAX + 1, 0));
+            assert!(un(t.at(node), 10, 0));
+            assert!(t.counters.iter().all(|c| c.usage() == 0));
+        }
     }
 
     #[test]

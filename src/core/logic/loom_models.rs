@@ -120,9 +120,12 @@ impl Tree {
                 nodes[i].parent = unsafe { ParentLink::new(&*base.add(p)) };
             }
             let mut line = Vec::new();
-            // SAFETY: into node `i`'s own line, from the parent just set,
-            // whose line is complete (`p < i`); neither changes afterwards.
-            unsafe { fill_line(nodes[i].parent(), &nodes[i], |link| line.push(link)) };
+            if let Some(parent) = nodes[i].parent() {
+                // SAFETY: into node `i`'s own line, from the parent just set,
+                // whose line is complete (`p < i`); neither changes
+                // afterwards.
+                unsafe { fill_line(parent, |link| line.push(link)) };
+            }
             nodes[i].line = line;
         }
         Arc::new(Tree { nodes })

@@ -184,6 +184,10 @@ pub fn tests() -> Vec<Test> {
             run: siblings_share_parent_limit,
         },
         Test {
+            name: "deep_cgroups_are_charged_at_every_level",
+            run: deep_cgroups_are_charged_at_every_level,
+        },
+        Test {
             name: "moving_task_does_not_move_charge",
             run: moving_task_does_not_move_charge,
         },
@@ -362,6 +366,56 @@ fn siblings_share_parent_limit() -> TestResult {
     heap.expect(&parent.path, "dev.current", "", 768 * K)?;
     drop((in_b, more_in_b));
     heap.expect(&parent.path, "dev.current", "", 0)
+}
+
+/// A chain of cgroups deeper than the lines the controller keeps (16 levels:
+/// a deeper pool's charge finds its levels through their parents instead):
+/// charges at level 20 and in a leaf at level 16 reach every level up, a
+/// limit at level 5 refuses both, and everything is uncharged at every
+/// level.
+fn deep_cgroups_are_charged_at_every_level() -> TestResult {
+    const DEPTH: usize = 20;
+    let heap = &SYSTEM;
+    enable_dev(ROOT)?;
+    let mut chain: Vec<Cgroup> = Vec::new();
+    for level in 1..=DEPTH {
+        let parent = chain
+            .last()
+            .map_or_else(|| root().to_path_buf(), |c| c.path.clone());
+        if level > 1 {
+            enable_dev(&parent)?;
+        }
+        chain.push(Cgroup::new(&parent, &format!("deep{level}"))?);
+    }
+    let at = |level: usize| chain[level - 1].path.as_path();
+    heap.set_max(at(5), "1M")?;
+    let deepest = {
+        let _inside = Inside::new(at(DEPTH))?;
+        let buffer = heap.must_alloc(768 * K)?;
+        ensure(heap.alloc(512 * K).err() == Some(ENOMEM), || {
+            format!("level {DEPTH} allocated past the limit at level 5")
+        })?;
+        buffer
+    };
+    let side = Cgroup::new(at(15), "side")?;
+    let in_16 = {
+        let _inside = Inside::new(&side.path)?;
+        ensure(heap.alloc(512 * K).err() == Some(ENOMEM), || {
+            "level 16 allocated past the limit at level 5".into()
+        })?;
+        heap.must_alloc(256 * K)?
+    };
+    for level in 1..=DEPTH {
+        let want = if level <= 15 { M } else { 768 * K };
+        heap.expect(at(level), "dev.current", "", want)?;
+    }
+    heap.expect(&side.path, "dev.current", "", 256 * K)?;
+    heap.expect(at(5), "dev.events.local", ".max", 2)?;
+    drop((deepest, in_16));
+    for level in 1..=DEPTH {
+        heap.expect(at(level), "dev.current", "", 0)?;
+    }
+    heap.expect(&side.path, "dev.current", "", 0)
 }
 
 /// A charge stays with the cgroup that allocated, wherever the task goes.
