@@ -546,7 +546,8 @@ pub(crate) enum Fast<'a> {
     /// A level refused: pass it to [`refused`].
     Refused(counter::Unfinished<'a, Pool>),
     /// The cgroup has no pool for the region yet, or the charge is larger
-    /// than a level adds before looking: use [`try_charge`].
+    /// than a level adds before looking, or its pool keeps no line (see
+    /// `counter::raise_fast`): use [`try_charge`].
     Slow,
     Failed(Error),
 }
@@ -582,9 +583,10 @@ pub(crate) fn try_charge_fast<'a>(
         return Fast::Failed(e);
     }
     match css.state().pool(region) {
-        Some(pool) => match counter::raise(pool, size) {
-            Ok(raised) => Fast::Charged(raised),
-            Err(unfinished) => Fast::Refused(unfinished),
+        Some(pool) => match counter::raise_fast(pool, size) {
+            Some(Ok(raised)) => Fast::Charged(raised),
+            Some(Err(unfinished)) => Fast::Refused(unfinished),
+            None => Fast::Slow,
         },
         None => Fast::Slow,
     }

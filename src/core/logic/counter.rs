@@ -787,16 +787,36 @@ pub struct Unfinished<'a, N> {
 /// First step of a charge: raises every level from the root down to `node`
 /// (see the module docs for why in that order), along the node's line and
 /// then the node, or stops at the first one that refuses.
+pub fn raise<N: Node>(node: &N, amount: u64) -> Result<Raised<'_, N>, Unfinished<'_, N>> {
+    raise_fast(node, amount).unwrap_or_else(|| raise_slow(node, amount))
+}
+
+/// [`raise`] in the common case; `None`, having raised nothing, for a charge
+/// too large to add before looking or a node that keeps no line, which
+/// [`raise`] handles. A caller's fast path uses it to reach everything rare
+/// through a call of its own, in a tail position.
 //
 // Everything rare is `#[cold]` and out of line, so that the common case
-// stays short: a charge too large to add before looking goes to
-// `raise_large` at once, so that the loop does not test it at every level.
+// stays short: the size is tested once, not at every level.
 #[inline(always)]
-pub fn raise<N: Node>(node: &N, amount: u64) -> Result<Raised<'_, N>, Unfinished<'_, N>> {
+pub fn raise_fast<N: Node>(
+    node: &N,
+    amount: u64,
+) -> Option<Result<Raised<'_, N>, Unfinished<'_, N>>> {
     let line = node.line();
     if amount > SPECULATIVE_MAX || line.is_empty() && node.parent().is_some() {
-        return raise_slow(node, amount);
+        return None;
     }
+    Some(raise_line(node, line, amount))
+}
+
+/// Raises `line`, then `node`, adding before looking.
+#[inline(always)]
+fn raise_line<'a, N: Node>(
+    node: &'a N,
+    line: &'a [LineLink<N>],
+    amount: u64,
+) -> Result<Raised<'a, N>, Unfinished<'a, N>> {
     let mut stale_peak = false;
     for link in line {
         stale_peak |= raise_level(node, link.get(), amount, true)?;
@@ -1049,6 +1069,38 @@ pub unsafe fn uncharge<N: Node>(
     let consumer = consumer.min(NR_CONSUMERS - 1) as u8;
     // SAFETY: `node` holds our bytes, so it is alive (caller). Its owner was
     // set before our charge was counted, so this finds the same counter.
+    if unsafe { node.as_ref() }.counter().hot.owner.load(Relaxed) != consumer {
+        // SAFETY: forwarded from the caller.
+        return unsafe { uncharge_other(node, amount, consumer, release) };
+    }
+    // Everything rare goes out of line by a call whose result is returned as
+    // it is, so that nothing needs keeping across it.
+    // SAFETY: as above, for every level up to the root.
+    for level in unsafe { levels(node) } {
+        // SAFETY: as above.
+        if !unsafe { level.as_ref() }.counter().lower_open(amount) {
+            // SAFETY: forwarded from the caller.
+            return unsafe { uncharge_rest(level, amount, release) };
+        }
+    }
+    Ok(())
+}
+
+/// [`uncharge`] by a consumer that is not the pool's owner, whose bytes are
+/// also counted apart.
+///
+/// # Safety
+///
+/// As [`uncharge`].
+#[cold]
+#[inline(never)]
+unsafe fn uncharge_other<N: Node>(
+    node: NonNull<N>,
+    amount: u64,
+    consumer: u8,
+    release: impl FnMut(Released<N>),
+) -> Result<(), u64> {
+    // SAFETY: `node` holds our bytes, so it is alive (caller).
     if let Some(local) = unsafe { node.as_ref() }.counter().local_of(consumer) {
         // Clamped in one step: a driver that uncharges more than it charged
         // (the usage walk reports it) must not leave it wrapped, even for a
@@ -1061,7 +1113,23 @@ pub unsafe fn uncharge<N: Node>(
         }
     }
     // SAFETY: as above, for every level up to the root.
-    if unsafe { lower_levels(node, amount, release) } == amount {
+    unsafe { uncharge_rest(node, amount, release) }
+}
+
+/// [`uncharge`] from `from` up, in the general case (see [`lower_rest`]).
+///
+/// # Safety
+///
+/// Every level from `from` up must hold `amount` bytes of the caller's.
+#[cold]
+#[inline(never)]
+unsafe fn uncharge_rest<N: Node>(
+    from: NonNull<N>,
+    amount: u64,
+    release: impl FnMut(Released<N>),
+) -> Result<(), u64> {
+    // SAFETY: forwarded from the caller.
+    if unsafe { lower_rest(from, amount, release) } == amount {
         Ok(())
     } else {
         Err(amount)
