@@ -534,7 +534,8 @@ fn charge(
     ret_pool: &mut PoolHandle,
     ret_limit_pool: Option<&mut PoolHandle>,
 ) -> c_int {
-    // Anything but the common case ends in a tail call (see `counter::raise`).
+    // Anything but the common case ends in a tail call (see
+    // `counter::raise_fast`).
     match pool::try_charge_fast(css, region, size, consumer) {
         Fast::Charged(raised) => {
             *ret_pool = raised.node().charge_handle(consumer);
@@ -573,8 +574,9 @@ unsafe fn charge_refused<'a>(
     charge_failed(pool::refused(unfinished), consumer, region, ret_limit_pool)
 }
 
-/// [`charge`] when the cgroup has no pool for the region yet, or for a
-/// charge too large for the fast path.
+/// [`charge`] when the cgroup has no pool for the region yet, or its pool
+/// keeps no line, or for a charge too large for the fast path (see
+/// `pool::Fast::Slow`).
 #[cold]
 #[inline(never)]
 fn charge_slow(

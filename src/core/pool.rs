@@ -44,7 +44,7 @@ use kernel::sync::{Arc, ArcBorrow, Mutex};
 
 use crate::logic::counter::{
     self, Counter, LineLink, Node, ParentLink, Refusal, Released, CLOSED_DETACHED, CLOSED_OFFLINE,
-    LINE_MAX, NR_CONSUMERS,
+    NR_CONSUMERS,
 };
 use crate::logic::protection::{self, Level, Verdict};
 use crate::peak::PeakWatchers;
@@ -422,10 +422,7 @@ pub(crate) fn prepare<'a>(
                 // Room for a link to each ancestor's pool: none at the root,
                 // nor nested deeper than a line is kept.
                 line: KVec::with_capacity(
-                    usize::try_from(c.css().level())
-                        .ok()
-                        .filter(|level| *level <= LINE_MAX)
-                        .unwrap_or(0),
+                    usize::try_from(c.css().level()).map_or(0, counter::line_room),
                     flags,
                 )?,
                 region: region.arc(),
@@ -565,7 +562,7 @@ fn check_charge(region: HeldRegion<'_>, size: u64, consumer: usize) -> Result {
 }
 
 /// The charge fast path: everything but creating a pool and handling a
-/// refusal, which callers reach by tail calls (see `counter::raise`).
+/// refusal, which callers reach by tail calls (see `counter::raise_fast`).
 #[inline(always)]
 pub(crate) fn try_charge_fast<'a>(
     css: &'a DevCss,
@@ -575,7 +572,7 @@ pub(crate) fn try_charge_fast<'a>(
 ) -> Fast<'a> {
     // One comparison sends both a zero size (which `try_charge` refuses) and
     // one larger than a level adds before looking to the slow path, so that
-    // the size test inlined from `counter::raise` folds away.
+    // the size test inlined from `counter::raise_fast` folds away.
     if size.wrapping_sub(1) >= counter::SPECULATIVE_MAX {
         return Fast::Slow;
     }

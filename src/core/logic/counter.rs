@@ -46,8 +46,8 @@
 //!
 //! Counters and settings use relaxed atomics: they order no other memory.
 //! The close protocol uses acquire/release, since it ends with a release of
-//! memory. Cost is O(depth) and independent of how many cgroups or regions
-//! exist.
+//! memory. Cost is O(depth) (quadratic for a node that keeps no line, see
+//! [`Node::line`]) and independent of how many cgroups or regions exist.
 
 use super::sync::{AtomicU64, AtomicU8};
 use core::ptr::NonNull;
@@ -140,9 +140,9 @@ pub unsafe trait Node: Sized {
     /// The node's line: its ancestors from the root down, the parent last,
     /// empty at the root (see the trait's safety section). A charge walks
     /// it: one load per level, where collecting the path through `parent`
-    /// first would cost a loop and a stack array. A node nested deeper than
-    /// [`LINE_MAX`] may keep none: its charges then find the levels through
-    /// `parent`, in time quadratic in its depth.
+    /// first would cost a loop and a stack array. A node may keep none (the
+    /// kernel's pools nested deeper than [`LINE_MAX`] do not): its charges
+    /// then find the levels through `parent`, in time quadratic in its depth.
     fn line(&self) -> &[LineLink<Self>];
     /// What a release of this node needs, read before each claim: once a
     /// close flag is claimed, the holder of another flag may free the node
@@ -224,6 +224,16 @@ impl<N> LineLink<N> {
 /// ancestors or more) keeps none (see [`Node::line`]). Bounds a line's
 /// memory (128 bytes here) and the allocation that makes it.
 pub const LINE_MAX: usize = 16;
+
+/// Room for the line of a node with `ancestors` ancestors (its level): one
+/// link each, or none above [`LINE_MAX`].
+pub const fn line_room(ancestors: usize) -> usize {
+    if ancestors <= LINE_MAX {
+        ancestors
+    } else {
+        0
+    }
+}
 
 /// Makes the line of a child of `parent`: `parent`'s line, then `parent`,
 /// each link passed to `push` in that order. Passes nothing and returns
@@ -807,21 +817,22 @@ pub fn raise_fast<N: Node>(
     if amount > SPECULATIVE_MAX || line.is_empty() && node.parent().is_some() {
         return None;
     }
-    Some(raise_line(node, line, amount))
+    Some(raise_line(node, line, amount, true))
 }
 
-/// Raises `line`, then `node`, adding before looking.
+/// Raises `line`, then `node` (see [`raise_level`] for `speculative`).
 #[inline(always)]
 fn raise_line<'a, N: Node>(
     node: &'a N,
     line: &'a [LineLink<N>],
     amount: u64,
+    speculative: bool,
 ) -> Result<Raised<'a, N>, Unfinished<'a, N>> {
     let mut stale_peak = false;
     for link in line {
-        stale_peak |= raise_level(node, link.get(), amount, true)?;
+        stale_peak |= raise_level(node, link.get(), amount, speculative)?;
     }
-    stale_peak |= raise_level(node, node, amount, true)?;
+    stale_peak |= raise_level(node, node, amount, speculative)?;
     Ok(Raised {
         node,
         amount,
@@ -830,25 +841,22 @@ fn raise_line<'a, N: Node>(
 }
 
 /// [`raise`] for a charge above [`SPECULATIVE_MAX`], which no level adds
-/// before looking, or to a node that keeps no line (nested deeper than
-/// [`LINE_MAX`]): each of its levels is then found again from the node, from
-/// the root down, in time quadratic in its depth.
+/// before looking, or to a node that keeps no line while it has a parent:
+/// each of its levels is then found again from the node, from the root
+/// down, in time quadratic in its depth.
 #[cold]
 #[inline(never)]
 fn raise_slow<N: Node>(node: &N, amount: u64) -> Result<Raised<'_, N>, Unfinished<'_, N>> {
     let speculative = amount <= SPECULATIVE_MAX;
-    let mut stale_peak = false;
     let line = node.line();
-    if line.is_empty() {
-        let above = ancestors(node).count().saturating_sub(1);
-        for up in (1..=above).rev() {
-            if let Some(level) = ancestors(node).nth(up) {
-                stale_peak |= raise_level(node, level, amount, speculative)?;
-            }
-        }
-    } else {
-        for link in line {
-            stale_peak |= raise_level(node, link.get(), amount, speculative)?;
+    if !line.is_empty() || node.parent().is_none() {
+        return raise_line(node, line, amount, speculative);
+    }
+    let mut stale_peak = false;
+    let above = ancestors(node).count().saturating_sub(1);
+    for up in (1..=above).rev() {
+        if let Some(level) = ancestors(node).nth(up) {
+            stale_peak |= raise_level(node, level, amount, speculative)?;
         }
     }
     stale_peak |= raise_level(node, node, amount, speculative)?;
@@ -1233,7 +1241,8 @@ mod tests {
         line: Vec<LineLink<TNode>>,
     }
 
-    // SAFETY: `line` is made by `fill_line` from `parent`, both set once.
+    // SAFETY: `line` is made by `fill_line` from `parent`, or left empty,
+    // both set once.
     unsafe impl Node for TNode {
         /// Test trees are leaked: a release may look at its node.
         type ReleaseInfo = &'static TNode;
@@ -1269,8 +1278,8 @@ mod tests {
                     parent,
                     line: Vec::new(),
                 });
-                // As the kernel's pools: a line only up to `LINE_MAX` levels.
-                if let Some(parent) = parent.filter(|p| ancestors(*p).count() <= LINE_MAX) {
+                // As the kernel's pools: a line only where it has room.
+                if let Some(parent) = parent.filter(|p| line_room(ancestors(*p).count()) != 0) {
                     // SAFETY: into the node's own line; its parent never
                     // changes.
                     unsafe { fill_line(parent, |link| node.line.push(link)) };
@@ -1407,6 +1416,39 @@ mod tests {
             assert!(un(t.at(node), 10, 0));
             assert!(t.counters.iter().all(|c| c.usage() == 0));
         }
+    }
+
+    #[test]
+    fn a_line_is_kept_only_where_it_has_room() {
+        assert_eq!(
+            [0, 1, LINE_MAX, LINE_MAX + 1].map(line_room),
+            [0, 1, LINE_MAX, 0]
+        );
+        let t = Tree::new((0..LINE_MAX + 3).map(|i| i.checked_sub(1)).collect());
+        let mut pushed = 0;
+        // SAFETY: nothing is pushed (the parent keeps no line).
+        assert!(!unsafe { fill_line(t.at(LINE_MAX + 1), |_| pushed += 1) });
+        assert_eq!(pushed, 0);
+        let mut line = Vec::new();
+        // SAFETY: the links are only compared, and dropped with `line`
+        // before the (leaked) tree could go.
+        assert!(unsafe { fill_line(t.at(LINE_MAX - 1), |link| line.push(link)) });
+        let expected = t.path(LINE_MAX - 1);
+        assert_eq!(line.len(), LINE_MAX);
+        for (link, i) in line.iter().zip(expected.iter().rev()) {
+            assert!(ptr::eq(link.get(), t.at(*i)));
+        }
+    }
+
+    #[test]
+    fn a_non_owner_over_uncharge_is_reported_and_clamped() {
+        let t = Tree::new(std::vec![None, Some(0)]);
+        assert!(tc(t.at(1), 10, 0).is_ok());
+        assert!(tc(t.at(1), 10, 1).is_ok());
+        assert!(!un(t.at(1), 21, 1));
+        assert_eq!(local(&t, 1, 1), 0);
+        assert_eq!(t.counters[1].usage(), 0);
+        assert_eq!(t.counters[0].usage(), 0);
     }
 
     #[test]

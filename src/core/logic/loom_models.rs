@@ -52,8 +52,8 @@ struct LNode {
     probe_release_info: bool,
 }
 
-// SAFETY: `line` is made by `fill_line` from `parent`, both set once, before
-// the tree is shared.
+// SAFETY: `line` is made by `fill_line` from `parent` (empty at the root),
+// both set once, before the tree is shared.
 unsafe impl Node for LNode {
     type ReleaseInfo = NonNull<LNode>;
     fn counter(&self) -> &Counter {
