@@ -43,8 +43,8 @@ use kernel::sync::slot_table::{SlotTable, Spare};
 use kernel::sync::{Arc, ArcBorrow, Mutex};
 
 use crate::logic::counter::{
-    self, Counter, LineLink, Node, ParentLink, Refusal, Released, CLOSED_DETACHED, CLOSED_OFFLINE,
-    NR_CONSUMERS,
+    self, AncestorLink, Counter, Node, ParentLink, Refusal, Released, CLOSED_DETACHED,
+    CLOSED_OFFLINE, NR_CONSUMERS,
 };
 use crate::logic::protection::{self, Level, Verdict};
 use crate::peak::PeakWatchers;
@@ -71,7 +71,7 @@ pub(crate) struct Pool {
     /// The ancestors' pools, which a charge raises from the root's down
     /// before this one (see `Node::line`); room for them is made with the
     /// pool, so that publishing it allocates nothing.
-    line: KVec<LineLink<Pool>>,
+    line: KVec<AncestorLink<Pool>>,
     region: Arc<Region>,
     css: DevCssLink<CgroupState>,
     /// The css's id, under which the region records this pool while it is
@@ -108,7 +108,7 @@ unsafe impl Node for Pool {
         self.parent.get()
     }
     #[inline(always)]
-    fn line(&self) -> &[LineLink<Self>] {
+    fn line(&self) -> &[AncestorLink<Self>] {
         &self.line
     }
 }
@@ -458,7 +458,7 @@ pub(crate) fn prepare<'a>(
 /// Makes `line`, empty, the line of a child of `parent` if it has room for
 /// it all (as `prepare` makes it for a cgroup no deeper than `LINE_MAX`);
 /// otherwise leaves it empty, which is a line too (see `Node::line`).
-fn fill_line(line: &mut KVec<LineLink<Pool>>, parent: &Pool) {
+fn fill_line(line: &mut KVec<AncestorLink<Pool>>, parent: &Pool) {
     let mut fits = true;
     // SAFETY: the links go into the line of `parent`'s child, once (the
     // pool's type invariants), and stay there: a line only ever loses them
@@ -489,16 +489,11 @@ pub(crate) fn publish(new: KVec<NewPool<'_>>) -> Result {
     } in new
     {
         // The parent's pool exists: it was there, or published just before.
-        let parent = match css.parent() {
-            Some(parent) => Some(parent.state().pool(region).ok_or(EINVAL)?),
-            None => None,
-        };
-        if let Some(parent) = parent {
+        if let Some(parent) = css.parent() {
+            let parent = parent.state().pool(region).ok_or(EINVAL)?;
             // SAFETY: a pool outlives its children (see the module docs).
             pool.parent = unsafe { ParentLink::new(parent) };
-            if pool.line.capacity() != 0 {
-                fill_line(&mut pool.line, parent);
-            }
+            fill_line(&mut pool.line, parent);
         }
         let mut writer = css.state().pools.lock();
         // Before growing: a table grown for a gone region or cgroup is waste.

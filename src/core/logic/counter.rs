@@ -70,9 +70,8 @@ const BYTES: u64 = (1 << 60) - 1;
 /// [`BYTES`], which leaves room for charges added before they look.
 pub const MAX_USAGE: u64 = (1 << 52) - 1;
 /// Largest charge that is added before looking (see
-/// `try_raise_speculative`). Even one
-/// such charge in flight from every task at once cannot carry usage past
-/// [`BYTES`] into the flags.
+/// `try_raise_speculative`). Even one such charge in flight from every task
+/// at once cannot carry usage past [`BYTES`] into the flags.
 pub const SPECULATIVE_MAX: u64 = 1 << 32;
 /// `owner` before the first charge.
 const NO_OWNER: u8 = u8::MAX;
@@ -143,7 +142,7 @@ pub unsafe trait Node: Sized {
     /// first would cost a loop and a stack array. A node may keep none (the
     /// kernel's pools nested deeper than [`LINE_MAX`] do not): its charges
     /// then find the levels through `parent`, in time quadratic in its depth.
-    fn line(&self) -> &[LineLink<Self>];
+    fn line(&self) -> &[AncestorLink<Self>];
     /// What a release of this node needs, read before each claim: once a
     /// close flag is claimed, the holder of another flag may free the node
     /// at any moment (the holder of `CLOSED_DETACHED` frees it), so a
@@ -151,24 +150,39 @@ pub unsafe trait Node: Sized {
     fn release_info(&self) -> Self::ReleaseInfo;
 }
 
-/// A node's link to its parent node: the one raw pointer of the counter
-/// tree, kept in one place.
+/// A link from a node to one of its ancestors: its parent, or a level of
+/// its line (see [`Node::line`]). The one raw pointer of the counter tree,
+/// kept in one place.
 ///
 /// # Invariants
 ///
-/// `None` at the root; otherwise the parent, which outlives this link. The tree keeps that by how nodes are freed (see the module
+/// Points to an ancestor of the node that holds the link, which outlives
+/// that node. The tree keeps that by how nodes are freed (see the module
 /// docs): a node is released only once its usage is gone, and a parent's
 /// usage holds every byte its children hold at every moment, charges in
 /// flight included, so a node that still charges or uncharges through its
-/// link keeps its parent's usage above zero. The loom models check it: a
+/// links keeps its ancestors' usage above zero. The loom models check it: a
 /// freed counter's atomics panic on any access.
-pub struct ParentLink<N>(Option<NonNull<N>>);
+pub struct AncestorLink<N>(NonNull<N>);
 
 // SAFETY: a link is a shared reference in all but name (see `get`), so it
 // may move and be shared between threads when `&N` may.
-unsafe impl<N: Sync> Send for ParentLink<N> {}
+unsafe impl<N: Sync> Send for AncestorLink<N> {}
 // SAFETY: as above.
-unsafe impl<N: Sync> Sync for ParentLink<N> {}
+unsafe impl<N: Sync> Sync for AncestorLink<N> {}
+
+impl<N> AncestorLink<N> {
+    /// The ancestor linked to.
+    #[inline(always)]
+    pub fn get(&self) -> &N {
+        // SAFETY: the ancestor outlives the node that holds `self`, which is
+        // borrowed for as long as the result (type invariant).
+        unsafe { self.0.as_ref() }
+    }
+}
+
+/// A node's link to its parent node, `None` at the root.
+pub struct ParentLink<N>(Option<AncestorLink<N>>);
 
 impl<N> ParentLink<N> {
     /// The link of a root node.
@@ -181,43 +195,25 @@ impl<N> ParentLink<N> {
     /// # Safety
     ///
     /// `parent` must outlive the link (and so every node that holds it), as
-    /// the type's invariant says.
+    /// [`AncestorLink`]'s invariant says.
     pub unsafe fn new(parent: &N) -> Self {
         // INVARIANT: guaranteed by the caller.
-        ParentLink(Some(NonNull::from(parent)))
+        ParentLink(Some(AncestorLink(NonNull::from(parent))))
     }
 
     /// The parent, `None` at the root.
     #[inline(always)]
     pub fn get(&self) -> Option<&N> {
-        // SAFETY: the parent outlives the node that holds `self`, which is
-        // borrowed for as long as the result (type invariant).
-        self.0.map(|parent| unsafe { parent.as_ref() })
+        self.0.as_ref().map(AncestorLink::get)
     }
 }
 
-/// A link from a node's line (see [`Node::line`]) to one of its ancestors.
-///
-/// # Invariants
-///
-/// Points to an ancestor of the node whose line holds the link, which
-/// outlives that node (as for [`ParentLink`]).
-pub struct LineLink<N>(NonNull<N>);
-
-// SAFETY: a link is a shared reference in all but name (see `get`), so it
-// may move and be shared between threads when `&N` may.
-unsafe impl<N: Sync> Send for LineLink<N> {}
-// SAFETY: as above.
-unsafe impl<N: Sync> Sync for LineLink<N> {}
-
-impl<N> LineLink<N> {
-    /// The ancestor linked to.
-    #[inline(always)]
-    pub fn get(&self) -> &N {
-        // SAFETY: the ancestor outlives the node whose line holds `self`,
-        // which is borrowed for as long as the result (type invariant).
-        unsafe { self.0.as_ref() }
-    }
+/// `node`'s line if it names all its ancestors: a root's (empty), or one
+/// kept; `None` for a node that keeps none while it has a parent.
+#[inline(always)]
+fn full_line<N: Node>(node: &N) -> Option<&[AncestorLink<N>]> {
+    let line = node.line();
+    (!line.is_empty() || node.parent().is_none()).then_some(line)
 }
 
 /// Deepest line worth keeping: a node at a deeper level (`LINE_MAX + 1`
@@ -245,17 +241,16 @@ pub const fn line_room(ancestors: usize) -> usize {
 /// The links must go, all and only them, into the line of a node whose
 /// [`Node::parent`] is `parent` for the node's whole life, and never move
 /// out of it.
-pub unsafe fn fill_line<N: Node>(parent: &N, mut push: impl FnMut(LineLink<N>)) -> bool {
-    let line = parent.line();
-    if line.is_empty() && parent.parent().is_some() {
+pub unsafe fn fill_line<N: Node>(parent: &N, mut push: impl FnMut(AncestorLink<N>)) -> bool {
+    let Some(line) = full_line(parent) else {
         return false;
-    }
+    };
     // INVARIANT: `parent`'s line holds its ancestors, which outlive it, and
     // it outlives its child, whose line these links go into (caller).
     for level in line {
-        push(LineLink(level.0));
+        push(AncestorLink(level.0));
     }
-    push(LineLink(NonNull::from(parent)));
+    push(AncestorLink(NonNull::from(parent)));
     true
 }
 
@@ -813,18 +808,17 @@ pub fn raise_fast<N: Node>(
     node: &N,
     amount: u64,
 ) -> Option<Result<Raised<'_, N>, Unfinished<'_, N>>> {
-    let line = node.line();
-    if amount > SPECULATIVE_MAX || line.is_empty() && node.parent().is_some() {
+    if amount > SPECULATIVE_MAX {
         return None;
     }
-    Some(raise_line(node, line, amount, true))
+    Some(raise_line(node, full_line(node)?, amount, true))
 }
 
 /// Raises `line`, then `node` (see [`raise_level`] for `speculative`).
 #[inline(always)]
 fn raise_line<'a, N: Node>(
     node: &'a N,
-    line: &'a [LineLink<N>],
+    line: &'a [AncestorLink<N>],
     amount: u64,
     speculative: bool,
 ) -> Result<Raised<'a, N>, Unfinished<'a, N>> {
@@ -848,8 +842,7 @@ fn raise_line<'a, N: Node>(
 #[inline(never)]
 fn raise_slow<N: Node>(node: &N, amount: u64) -> Result<Raised<'_, N>, Unfinished<'_, N>> {
     let speculative = amount <= SPECULATIVE_MAX;
-    let line = node.line();
-    if !line.is_empty() || node.parent().is_none() {
+    if let Some(line) = full_line(node) {
         return raise_line(node, line, amount, speculative);
     }
     let mut stale_peak = false;
@@ -1081,17 +1074,8 @@ pub unsafe fn uncharge<N: Node>(
         // SAFETY: forwarded from the caller.
         return unsafe { uncharge_other(node, amount, consumer, release) };
     }
-    // Everything rare goes out of line by a call whose result is returned as
-    // it is, so that nothing needs keeping across it.
     // SAFETY: as above, for every level up to the root.
-    for level in unsafe { levels(node) } {
-        // SAFETY: as above.
-        if !unsafe { level.as_ref() }.counter().lower_open(amount) {
-            // SAFETY: forwarded from the caller.
-            return unsafe { uncharge_rest(level, amount, release) };
-        }
-    }
-    Ok(())
+    unsafe { lower_levels(node, amount, release) }
 }
 
 /// [`uncharge`] by a consumer that is not the pool's owner, whose bytes are
@@ -1121,27 +1105,7 @@ unsafe fn uncharge_other<N: Node>(
         }
     }
     // SAFETY: as above, for every level up to the root.
-    unsafe { uncharge_rest(node, amount, release) }
-}
-
-/// [`uncharge`] from `from` up, in the general case (see [`lower_rest`]).
-///
-/// # Safety
-///
-/// Every level from `from` up must hold `amount` bytes of the caller's.
-#[cold]
-#[inline(never)]
-unsafe fn uncharge_rest<N: Node>(
-    from: NonNull<N>,
-    amount: u64,
-    release: impl FnMut(Released<N>),
-) -> Result<(), u64> {
-    // SAFETY: forwarded from the caller.
-    if unsafe { lower_rest(from, amount, release) } == amount {
-        Ok(())
-    } else {
-        Err(amount)
-    }
+    unsafe { lower_levels(node, amount, release) }
 }
 
 /// The levels from `from` up to the root, as pointers. Each level's parent
@@ -1163,8 +1127,8 @@ unsafe fn levels<N: Node>(from: NonNull<N>) -> impl Iterator<Item = NonNull<N>> 
     })
 }
 
-/// Lowers every level from `from` up to the root. Returns what the last
-/// level gave up: `amount`, unless some level did not cover it.
+/// Lowers every level from `from` up to the root. Fails with `amount` if
+/// some level did not cover it (see [`uncharge`]).
 ///
 /// # Safety
 ///
@@ -1174,16 +1138,18 @@ unsafe fn lower_levels<N: Node>(
     from: NonNull<N>,
     amount: u64,
     release: impl FnMut(Released<N>),
-) -> u64 {
+) -> Result<(), u64> {
     // SAFETY: the caller's bytes keep each level alive until they are taken.
     for level in unsafe { levels(from) } {
         // SAFETY: as above.
         if !unsafe { level.as_ref() }.counter().lower_open(amount) {
+            // Out of line by a call whose result is returned as it is, so
+            // that an inlined caller keeps nothing across it.
             // SAFETY: forwarded from the caller.
             return unsafe { lower_rest(level, amount, release) };
         }
     }
-    amount
+    Ok(())
 }
 
 /// [`lower_levels`] from a level that is closed or does not cover `amount`:
@@ -1204,7 +1170,7 @@ unsafe fn lower_rest<N: Node>(
     from: NonNull<N>,
     amount: u64,
     mut release: impl FnMut(Released<N>),
-) -> u64 {
+) -> Result<(), u64> {
     let mut left = amount;
     // SAFETY: as in `lower_levels`; `release` is the last use of a level.
     for level in unsafe { levels(from) } {
@@ -1225,7 +1191,11 @@ unsafe fn lower_rest<N: Node>(
             break;
         }
     }
-    left
+    if left == amount {
+        Ok(())
+    } else {
+        Err(amount)
+    }
 }
 
 #[cfg(all(test, not(loom)))]
@@ -1238,7 +1208,7 @@ mod tests {
     struct TNode {
         counter: Counter,
         parent: Option<&'static TNode>,
-        line: Vec<LineLink<TNode>>,
+        line: Vec<AncestorLink<TNode>>,
     }
 
     // SAFETY: `line` is made by `fill_line` from `parent`, or left empty,
@@ -1252,7 +1222,7 @@ mod tests {
         fn parent(&self) -> Option<&Self> {
             self.parent
         }
-        fn line(&self) -> &[LineLink<Self>] {
+        fn line(&self) -> &[AncestorLink<Self>] {
             &self.line
         }
         fn release_info(&self) -> &'static TNode {

@@ -24,7 +24,7 @@
 //! `LOOM_MAX_PREEMPTIONS`.
 
 use super::counter::{
-    self, fill_line, Counter, LineLink, Node, ParentLink, Refusal, Released, Setting,
+    self, fill_line, AncestorLink, Counter, Node, ParentLink, Refusal, Released, Setting,
     CLOSED_DETACHED, CLOSED_OFFLINE,
 };
 use core::ptr::NonNull;
@@ -38,7 +38,7 @@ use std::vec::Vec;
 struct LNode {
     counter: Counter,
     parent: ParentLink<LNode>,
-    line: Vec<LineLink<LNode>>,
+    line: Vec<AncestorLink<LNode>>,
     /// Close flags released so far (model bookkeeping, not under test).
     released: ModelU64,
     /// Close flags set so far.
@@ -62,7 +62,7 @@ unsafe impl Node for LNode {
     fn parent(&self) -> Option<&Self> {
         self.parent.get()
     }
-    fn line(&self) -> &[LineLink<Self>] {
+    fn line(&self) -> &[AncestorLink<Self>] {
         &self.line
     }
     /// Reads the node as the kernel's pools do (their css link): through a

@@ -40,14 +40,17 @@ mod checked {
                     }
                 }
 
-                fn live(&self) -> &loom::sync::atomic::$name {
-                    self.still_live();
-                    &self.inner
-                }
-
-                /// Checked again after each access: loom may run another
+                /// Runs `access` on the inner atomic of a live counter,
+                /// checked before and again after: loom may run another
                 /// thread at the access itself, after the check before it,
                 /// and that thread may free the counter meanwhile.
+                fn checked<R>(&self, access: impl FnOnce(&loom::sync::atomic::$name) -> R) -> R {
+                    self.still_live();
+                    let result = access(&self.inner);
+                    self.still_live();
+                    result
+                }
+
                 fn still_live(&self) {
                     assert!(
                         !self.freed.load(Ordering::SeqCst),
@@ -57,48 +60,28 @@ mod checked {
 
                 /// Marks the atomic freed: every later access panics.
                 pub(crate) fn mark_freed(&self) {
-                    self.live();
+                    self.still_live();
                     self.freed.store(true, Ordering::SeqCst);
                 }
 
                 pub(crate) fn load(&self, order: Ordering) -> $int {
-                    {
-                        let result = self.live().load(order);
-                        self.still_live();
-                        result
-                    }
+                    self.checked(|a| a.load(order))
                 }
 
                 pub(crate) fn store(&self, value: $int, order: Ordering) {
-                    {
-                        let result = self.live().store(value, order);
-                        self.still_live();
-                        result
-                    }
+                    self.checked(|a| a.store(value, order))
                 }
 
                 pub(crate) fn swap(&self, value: $int, order: Ordering) -> $int {
-                    {
-                        let result = self.live().swap(value, order);
-                        self.still_live();
-                        result
-                    }
+                    self.checked(|a| a.swap(value, order))
                 }
 
                 pub(crate) fn fetch_add(&self, value: $int, order: Ordering) -> $int {
-                    {
-                        let result = self.live().fetch_add(value, order);
-                        self.still_live();
-                        result
-                    }
+                    self.checked(|a| a.fetch_add(value, order))
                 }
 
                 pub(crate) fn fetch_max(&self, value: $int, order: Ordering) -> $int {
-                    {
-                        let result = self.live().fetch_max(value, order);
-                        self.still_live();
-                        result
-                    }
+                    self.checked(|a| a.fetch_max(value, order))
                 }
 
                 pub(crate) fn compare_exchange(
@@ -108,9 +91,7 @@ mod checked {
                     success: Ordering,
                     failure: Ordering,
                 ) -> Result<$int, $int> {
-                    let result = self.live().compare_exchange(current, new, success, failure);
-                    self.still_live();
-                    result
+                    self.checked(|a| a.compare_exchange(current, new, success, failure))
                 }
 
                 pub(crate) fn compare_exchange_weak(
@@ -120,11 +101,7 @@ mod checked {
                     success: Ordering,
                     failure: Ordering,
                 ) -> Result<$int, $int> {
-                    let result = self
-                        .live()
-                        .compare_exchange_weak(current, new, success, failure);
-                    self.still_live();
-                    result
+                    self.checked(|a| a.compare_exchange_weak(current, new, success, failure))
                 }
             }
         };
