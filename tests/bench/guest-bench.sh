@@ -6,6 +6,11 @@ set -u
 cg=/sys/fs/cgroup
 mode=full
 grep -qw cgroup_disable=dev /proc/cmdline && mode=heap
+heap_bench() { # prefix of the results: DMA_HEAP_IOCTL_ALLOC + close, 64 KiB and 4 MiB
+	for spec in "system 65536 1000" "system 4194304 100"; do
+		devcg-e2e heap-bench $spec | sed "s/^/RESULT $1/"
+	done
+}
 # devcg_bench=heap: only the heap ioctls (the extra boots that give their
 # overhead a median), enabled or not.
 if grep -qw devcg_bench=heap /proc/cmdline; then
@@ -15,15 +20,11 @@ if grep -qw devcg_bench=heap /proc/cmdline; then
 	else
 		side=disabled
 	fi
-	for spec in "system 65536 1000" "system 4194304 100"; do
-		devcg-e2e heap-bench $spec | sed "s/^/RESULT ${side}_/"
-	done
+	heap_bench ${side}_
 	exit 0
 fi
 if [ "$mode" = heap ]; then
-	for spec in "system 65536 1000" "system 4194304 100"; do
-		devcg-e2e heap-bench $spec | sed 's/^/RESULT disabled_/'
-	done
+	heap_bench disabled_
 	echo "bench: 10000 cgroups, controller disabled" >&2
 	devcg-e2e cgroup-scale 10000 | sed 's/^/RESULT disabled_scale_/'
 	exit 0
@@ -54,9 +55,7 @@ while [ $i -lt 1000 ]; do
 done
 run siblings1000 $cg/b1
 mkdir $cg/heap && echo 0 > $cg/heap/cgroup.procs
-for spec in "system 65536 1000" "system 4194304 100"; do
-	devcg-e2e heap-bench $spec | sed 's/^/RESULT enabled_/'
-done
+heap_bench enabled_
 echo "bench: 10000 cgroups made and removed, without and with +dev, +memory" >&2
 devcg-e2e cgroup-scale 10000 | sed 's/^/RESULT scale_/'
 echo "bench: the fast path and registration while 10000 more cgroups exist" >&2
